@@ -1,0 +1,366 @@
+"""Who takes what: the assignment decisions of R10, R11 and R16–R19, R25, R29, R30.
+
+Two questions, each answered from the queue indexes without scanning every agent or every item:
+
+* :meth:`Dispatcher.find_agent` — an item became assignable: which agent gets it?
+* :meth:`Dispatcher.find_item` — an agent gained room: which waiting item does it get?
+
+At rest no waiting auto-assignable item has an eligible agent with room (the engine runs one of the two
+questions after every event that could change that), which is why an arriving item only needs the best
+free agent and a freed agent only needs its best item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from unirouter import expressions
+from unirouter.config import model
+from unirouter.engine import matching, plans
+from unirouter.engine.queues import Entry, QueueRuntime
+from unirouter.engine.state import AgentState, ItemState, WorkItem
+
+__all__ = ["Decision", "Dispatcher"]
+
+Candidate = tuple[tuple[Any, ...], str]
+
+
+class Decision:
+    """The outcome of one assignment decision and what R43's trace says about it."""
+
+    __slots__ = ("candidates", "excluded", "winner")
+
+    def __init__(self) -> None:
+        self.winner: str | None = None
+        self.candidates: list[Candidate] = []
+        self.excluded: dict[str, list[Any]] = {}
+
+    def exclude(self, reason: str, count: int, names: list[str] | None = None) -> None:
+        """Count ``count`` agents excluded for ``reason`` and remember up to 10 names."""
+        if count <= 0:
+            return
+        slot = self.excluded.setdefault(reason, [0, []])
+        slot[0] += count
+        if names:
+            room = 10 - len(slot[1])
+            slot[1].extend(names[:room])
+
+    def as_trace(self) -> dict[str, Any]:
+        """R43: counts per exclusion reason (≤ 10 names each), the top 5 candidates with scores, winner."""
+        top = sorted(self.candidates)[:5]
+        return {
+            "winner": self.winner,
+            "candidates": [{"agent": a, "score": _score(k)} for k, a in top],
+            "excluded": {r: {"count": c, "agents": n} for r, (c, n) in self.excluded.items()},
+        }
+
+
+def _score(key: tuple[Any, ...]) -> list[Any]:
+    return [list(part) if isinstance(part, tuple) else part for part in key]
+
+
+class Dispatcher:
+    """Assignment decisions over the engine's live records (shared, read-mostly)."""
+
+    def __init__(
+        self,
+        *,
+        agents: dict[str, AgentState],
+        items: dict[str, WorkItem],
+        sigs: matching.SignatureTable,
+    ) -> None:
+        self.agents = agents
+        self.items = items
+        self.sigs = sigs
+        self.queues: dict[str, QueueRuntime] = {}
+        self.workstreams: dict[str, plans.WorkstreamPlan] = {}
+        self.custom: dict[str, list[plans.CustomRulePlan]] = {}
+        self.scope = expressions.Scope()
+        self.now = 0.0
+
+    # -- validity and fit ---------------------------------------------------------------------------
+
+    def agent_entry_valid(self, entry: Entry) -> bool:
+        agent = self.agents.get(entry[2])
+        return agent is not None and agent.version == entry[1]
+
+    def item_entry_valid(self, entry: Entry) -> bool:
+        item = self.items.get(entry[2])
+        return item is not None and item.version == entry[1] and item.state is ItemState.QUEUED
+
+    def room_for(self, agent: AgentState, units: int, profiles: tuple[str, ...]) -> str | None:
+        """Why ``agent`` has no room for ``units`` and ``profiles`` (R16), or None when it has."""
+        if agent.free_units < units:
+            return "capacity"
+        for name in profiles:
+            limit = agent.profile_limits.get(name)
+            if limit is None:
+                return "profile"
+            if limit >= 0 and agent.profile_used.get(name, 0) >= limit:
+                return "profile"
+        return None
+
+    def agent_may_take(self, item: WorkItem, agent: AgentState, *, pass_over: bool) -> str | None:
+        """Why ``agent`` may not take ``item`` beyond pool readiness, or None (R16, R25, R29, R30)."""
+        ws = self.workstreams[item.workstream]
+        if agent.presence not in ws.allowed:
+            return "presence"
+        reason = self.room_for(agent, item.units, item.profiles)
+        if reason is not None:
+            return reason
+        declined = item.declines.get(agent.id)
+        if declined:
+            if declined >= ws.cfg.offer.max_declines_per_agent or pass_over:
+                return "declined"
+        if item.affinity_agent is not None and item.affinity_agent != agent.id:
+            return "affinity"
+        return None
+
+    def _restricted_to(self, item: WorkItem) -> tuple[str, ...] | None:
+        """Agents an item is restricted to: its affinity agent (R29) or preferred agents (R30)."""
+        if item.affinity_agent is not None:
+            return (item.affinity_agent,)
+        if item.preferred_agents:
+            return item.preferred_agents
+        return None
+
+    # -- item side ------------------------------------------------------------------------------------
+
+    def find_agent(self, item: WorkItem, queue: QueueRuntime) -> Decision:
+        """The agent ``item`` goes to now, if any (R16–R19, R25, R29, R30)."""
+        decision = Decision()
+        restricted = self._restricted_to(item)
+        if restricted is not None:
+            self._best_of(item, queue, restricted, decision)
+            wait = item.affinity_agent is not None or (
+                self.workstreams[item.workstream].cfg.preferred.fallback
+                is model.PreferredFallback.WAIT
+            )
+            if decision.winner is not None or wait:
+                return decision
+            decision = Decision()
+        if queue.method is model.Method.CUSTOM:
+            self._custom(item, queue, decision)
+            return decision
+        self._from_pools(item, queue, decision, pass_over=True)
+        if decision.winner is None and item.declines:
+            self._from_pools(item, queue, decision, pass_over=False)
+        return decision
+
+    def _from_pools(
+        self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: bool
+    ) -> None:
+        ws = self.workstreams[item.workstream]
+        req = item.group
+        assert isinstance(req, matching.Requirement)
+        match, method = ws.cfg.skill_match, queue.method
+        refused: dict[str, str] = {}
+
+        def fits(agent_id: str) -> bool:
+            reason = self.agent_may_take(item, self.agents[agent_id], pass_over=pass_over)
+            if reason is not None:
+                refused[agent_id] = reason
+            return reason is None
+
+        valid = self.agent_entry_valid
+        for sig, pool in queue.pools.items():
+            if pool.live <= 0:
+                continue
+            rank = self.sigs.rank(req, sig, match, method)
+            if rank is None:
+                decision.exclude("skill", pool.live)
+                continue
+            entry = pool.first(valid, fits)
+            if entry is not None:
+                decision.candidates.append(((*rank, *entry[0]), entry[2]))
+        for agent_id, reason in refused.items():
+            decision.exclude(reason, 1, [agent_id])
+        self._count_unready(queue, decision)
+        if decision.candidates:
+            decision.winner = min(decision.candidates)[1]
+
+    def _count_unready(self, queue: QueueRuntime, decision: Decision) -> None:
+        """Members not in any pool: excluded by presence, or by capacity while present (R43 counts)."""
+        ready = sum(pool.live for pool in queue.pools.values())
+        decision.exclude("presence", len(queue.members) - queue.present)
+        decision.exclude("capacity", queue.present - ready)
+
+    def _best_of(
+        self, item: WorkItem, queue: QueueRuntime, agent_ids: tuple[str, ...], decision: Decision
+    ) -> None:
+        """Choose among the named agents by the queue's method (R29, R30)."""
+        ws = self.workstreams[item.workstream]
+        req = item.group
+        assert isinstance(req, matching.Requirement)
+        for agent_id in agent_ids:
+            agent = self.agents.get(agent_id)
+            reason = self._eligible(item, queue, agent, req, ws, pass_over=False)
+            if reason is not None:
+                decision.exclude(reason, 1, [agent_id])
+                continue
+            assert agent is not None
+            rank = self.sigs.rank(req, agent.signature, ws.cfg.skill_match, queue.method)  # type: ignore[arg-type]
+            assert rank is not None
+            decision.candidates.append(((*rank, *self.method_key(agent, queue)), agent_id))
+        if decision.candidates:
+            decision.winner = min(decision.candidates)[1]
+
+    def _eligible(
+        self,
+        item: WorkItem,
+        queue: QueueRuntime,
+        agent: AgentState | None,
+        req: matching.Requirement,
+        ws: plans.WorkstreamPlan,
+        *,
+        pass_over: bool,
+        skills: bool = True,
+    ) -> str | None:
+        """Every R16 check for one agent, or the reason it fails."""
+        if agent is None or queue.name not in agent.queues:
+            return "membership"
+        if queue.name not in agent.ready:
+            return "presence" if agent.presence not in queue.allowed else "capacity"
+        if skills:
+            sig = agent.signature
+            assert isinstance(sig, matching.Signature)
+            if self.sigs.rank(req, sig, ws.cfg.skill_match, queue.method) is None:
+                return "skill"
+        return self.agent_may_take(item, agent, pass_over=pass_over)
+
+    def method_key(self, agent: AgentState, queue: QueueRuntime) -> tuple[Any, ...]:
+        """The agent's key in ``queue``'s pool (R17)."""
+        return matching.method_key(
+            queue.method,
+            agent_id=agent.id,
+            free_units=agent.free_units,
+            joined=agent.queues.get(queue.name, 0.0),
+            last_assigned=agent.last_assigned.get(queue.name),
+            last_release=agent.last_release,
+        )
+
+    def _custom(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
+        """R19: the first rule true for at least one eligible agent gives the item to its top agent.
+
+        Custom rules are arbitrary expressions over agents, so this scans the queue's ready members
+        (a custom queue trades speed for freedom; the built-in methods never scan).
+        """
+        ws = self.workstreams[item.workstream]
+        req = item.group
+        assert isinstance(req, matching.Requirement)
+        ready = [self.agents[a] for a in queue.members if queue.name in self.agents[a].ready]
+        scope = self.scope
+        scope.item, scope.queue, scope.now = item, queue.name, self.now
+        for rule in self.custom.get(queue.name, []):
+            for agent in ready:
+                if self._eligible(
+                    item, queue, agent, req, ws, pass_over=True, skills=not rule.ignore_skills
+                ):
+                    continue
+                scope.agent = agent
+                if rule.when(scope):
+                    key = self._custom_key(rule, agent, queue)
+                    decision.candidates.append((key, agent.id))
+            if decision.candidates:
+                decision.winner = min(decision.candidates)[1]
+                return
+
+    def _custom_key(
+        self, rule: plans.CustomRulePlan, agent: AgentState, queue: QueueRuntime
+    ) -> tuple[Any, ...]:
+        tie = matching.method_key(
+            model.Method.ROUND_ROBIN,
+            agent_id=agent.id,
+            free_units=agent.free_units,
+            joined=agent.queues.get(queue.name, 0.0),
+            last_assigned=agent.last_assigned.get(queue.name),
+            last_release=agent.last_release,
+        )
+        if rule.method is not None:
+            built_in = matching.method_key(
+                rule.method,
+                agent_id=agent.id,
+                free_units=agent.free_units,
+                joined=agent.queues.get(queue.name, 0.0),
+                last_assigned=agent.last_assigned.get(queue.name),
+                last_release=agent.last_release,
+            )
+            return (*built_in, *tie)
+        assert rule.order_by is not None
+        self.scope.agent = agent
+        return (plans.order_value(rule.order_by(self.scope), rule.desc), *tie)
+
+    # -- agent side -----------------------------------------------------------------------------------
+
+    def find_item(self, agent: AgentState, levels: list[list[str]]) -> tuple[WorkItem, str] | None:
+        """The waiting item ``agent`` takes next, and its queue (R10, R11).
+
+        ``levels`` are the agent's queues grouped by queue priority, smallest number first. Within a
+        level, each queue offers its best fitting item by the queue's own order; among those, the one
+        that waited longest overall (R6 order) wins.
+        """
+        for level in levels:
+            best: tuple[tuple[Any, ...], WorkItem, str] | None = None
+            for name in level:
+                if name not in agent.ready:
+                    continue
+                found = self._best_in_queue(agent, self.queues[name])
+                if found is not None:
+                    key = _cross_key(found)
+                    if best is None or key < best[0]:
+                        best = (key, found, name)
+            if best is not None:
+                return best[1], best[2]
+        return None
+
+    def _best_in_queue(self, agent: AgentState, queue: QueueRuntime) -> WorkItem | None:
+        sig = agent.signature
+        assert isinstance(sig, matching.Signature)
+        best: Entry | None = None
+        valid = self.item_entry_valid
+        for (ws_name, req), group in queue.groups.items():
+            if group.live <= 0:
+                continue
+            ws = self.workstreams[ws_name]
+            if ws.cfg.mode is model.Mode.PICK or agent.presence not in ws.allowed:
+                continue
+            custom = queue.method is model.Method.CUSTOM
+            if not custom and self.sigs.rank(req, sig, ws.cfg.skill_match, queue.method) is None:
+                continue
+            if self.room_for(agent, req.units, req.profiles) is not None:
+                continue
+            entry = group.first(valid, self._taker(agent, queue, custom))
+            if entry is not None and (best is None or entry[0] < best[0]):
+                best = entry
+        return None if best is None else self.items[best[2]]
+
+    def _taker(self, agent: AgentState, queue: QueueRuntime, custom: bool) -> Callable[[str], bool]:
+        def takes(item_id: str) -> bool:
+            item = self.items[item_id]
+            if item.auto_blocked or self.agent_may_take(item, agent, pass_over=False) is not None:
+                return False
+            restricted = item.preferred_agents
+            if restricted and agent.id not in restricted:
+                ws = self.workstreams[item.workstream].cfg
+                if ws.preferred.fallback is model.PreferredFallback.WAIT:
+                    return False
+            return not custom or self._custom_allows(item, agent, queue)
+
+        return takes
+
+    def _custom_allows(self, item: WorkItem, agent: AgentState, queue: QueueRuntime) -> bool:
+        """Whether a custom rule gives ``item`` to ``agent`` when ``agent`` is the only one free."""
+        decision = Decision()
+        self._custom(item, queue, decision)
+        return decision.winner == agent.id
+
+
+def _cross_key(item: WorkItem) -> tuple[Any, ...]:
+    """R10: across queues of one priority, affinity returns first (R9), then R6 order."""
+    return (
+        0 if item.affinity_agent is not None else 1,
+        -item.effective_priority,
+        item.waiting_since,
+        item.num,
+    )

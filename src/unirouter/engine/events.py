@@ -1,0 +1,69 @@
+"""Events: every change of engine state is one event (SPEC §6.1.1).
+
+An event is a flat JSON object with ``seq``, ``t``, ``type`` and the ids it concerns; extra fields live in
+``data`` and are flattened by :meth:`Event.to_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Event", "EventType"]
+
+
+class EventType(StrEnum):
+    """The event names of SPEC §6.1.1; these names and meanings are the contract."""
+
+    ITEM_CREATED = "item_created"
+    ITEM_SCHEDULED = "item_scheduled"
+    ITEM_CLASSIFIED = "item_classified"
+    ITEM_ROUTED = "item_routed"
+    ITEM_OVERFLOWED = "item_overflowed"
+    ITEM_QUEUED = "item_queued"
+    ITEM_UPDATED = "item_updated"
+    OFFER_MADE = "offer_made"
+    OFFER_ACCEPTED = "offer_accepted"
+    OFFER_DECLINED = "offer_declined"
+    OFFER_EXPIRED = "offer_expired"
+    OFFER_WITHDRAWN = "offer_withdrawn"
+    ITEM_ASSIGNED = "item_assigned"
+    ITEM_WRAP_UP = "item_wrap_up"
+    ITEM_PARKED = "item_parked"
+    ITEM_RESUMED = "item_resumed"
+    ITEM_TRANSFERRED = "item_transferred"
+    ITEM_CLOSED = "item_closed"
+    CAPACITY_RELEASED = "capacity_released"
+    PRESENCE_CHANGED = "presence_changed"
+    AGENT_CONNECTED = "agent_connected"
+    AGENT_DISCONNECTED = "agent_disconnected"
+    CONFIG_APPLIED = "config_applied"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One state change. ``data`` holds the type-specific fields (e.g. ``reason``, ``expires_at``)."""
+
+    seq: int
+    t: float
+    type: EventType
+    item: str | None = None
+    agent: str | None = None
+    queue: str | None = None
+    offer: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat JSON object of SPEC §6.1.1 (absent ids are left out)."""
+        out: dict[str, Any] = {"seq": self.seq, "t": self.t, "type": self.type.value}
+        if self.item is not None:
+            out["item"] = self.item
+        if self.agent is not None:
+            out["agent"] = self.agent
+        if self.queue is not None:
+            out["queue"] = self.queue
+        if self.offer is not None:
+            out["offer"] = self.offer
+        out.update(self.data)
+        return out

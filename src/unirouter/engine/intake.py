@@ -1,0 +1,382 @@
+"""The engine's state and the intake pipeline: classify, route, overflow, queue (R1–R15, R37–R39).
+
+:class:`Intake` owns the records and indexes and the moves every command shares. The commands users call
+live in :class:`unirouter.engine.engine.Engine`, which subclasses it; the item life after queueing
+(offers, assignment, capacity and presence) lives in :mod:`unirouter.engine.work`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from unirouter import calendars, errors, expressions
+from unirouter.config import model
+from unirouter.engine import matching, plans, work
+from unirouter.engine.clock import Clock
+from unirouter.engine.queues import QueueRuntime
+from unirouter.engine.state import AgentState, CloseReason, ItemState, WorkItem
+
+__all__ = ["Intake"]
+
+P = model.BasePresence
+#: A default presence an agent would have chosen by hand, kept until it changes it (R32).
+MANUAL_DEFAULTS = frozenset({P.AWAY, P.OFFLINE, P.BUSY_DND})
+
+
+class Intake(work.Work):
+    """State, configuration install, and the path of an item from intake into a queue."""
+
+    def __init__(self, *, clock: Clock, epoch: datetime, trace: bool) -> None:
+        super().__init__(clock=clock, epoch=epoch, trace=trace)
+
+    # -- configuration (R41, R42) -------------------------------------------------------------------
+
+    def _install(self, config: model.Config) -> None:
+        """Swap in a validated configuration: items keep their state, indexes are rebuilt (R42)."""
+        self._config = config
+        self._version += 1
+        self._calendars = {n: calendars.Calendar.from_def(c) for n, c in config.calendars.items()}
+        self._workstreams = {n: plans.WorkstreamPlan.build(n, w) for n, w in config.workstreams.items()}
+        self._queues = {n: self._build_queue(n, q) for n, q in config.queues.items()}
+        self._priority_plans = {n: plans.priority_plans(q) for n, q in config.queues.items()}
+        self._derive_queue_needs()
+        d = self._dispatch
+        d.queues, d.workstreams = self._queues, self._workstreams
+        d.custom = {n: plans.custom_plans(q) for n, q in config.queues.items()}
+        self._emit("config_applied", version=self._version)
+        self._install_agents(config)
+        self._reindex_items()
+        for agent in self._agents.values():
+            self._wake(agent)
+
+    def _build_queue(self, name: str, cfg: model.Queue) -> QueueRuntime:
+        calendar = self._calendars.get(cfg.operating_hours) if cfg.operating_hours else None
+        queue = QueueRuntime(name, cfg, calendar)
+        old = getattr(self, "_queues", {}).get(name)
+        if old is not None:
+            queue.aht_ema = old.aht_ema
+        return queue
+
+    def _derive_queue_needs(self) -> None:
+        """Per queue: which presences and how many units the workstreams feeding it need (R16)."""
+        feeds: dict[str, list[plans.WorkstreamPlan]] = {name: [] for name in self._queues}
+        for ws in self._workstreams.values():
+            for name in _queues_named(ws.cfg):
+                if name in feeds:
+                    feeds[name].append(ws)
+        for name, queue in self._queues.items():
+            sources = feeds[name] or list(self._workstreams.values())
+            kinds = [w for w in sources if w.cfg.kind is queue.cfg.kind] or sources
+            if not kinds:
+                continue
+            queue.allowed = frozenset().union(*(w.allowed for w in kinds))
+            queue.min_units = min(w.cfg.capacity.units for w in kinds)
+            common = set.intersection(*(set(w.cfg.capacity.profiles) for w in kinds))
+            queue.profiles = tuple(sorted(common))
+
+    def _install_agents(self, config: model.Config) -> None:
+        for agent_id in list(self._agents):
+            if agent_id not in config.agents:
+                self._retire_agent(self._agents[agent_id])
+        for agent_id, cfg in config.agents.items():
+            self._configure_agent(agent_id, cfg)
+        for name, queue in self._queues.items():
+            for agent_id in queue.cfg.members:
+                agent = self._agents[agent_id]
+                joined = self._joined.setdefault((agent_id, name), self._now)
+                agent.queues[name] = joined
+                queue.members[agent_id] = joined
+                queue.present += agent.presence in queue.allowed
+        for agent in self._agents.values():
+            agent.levels = _levels(agent, self._queues)
+            self._refresh(agent)
+
+    def _configure_agent(self, agent_id: str, cfg: model.AgentDef) -> None:
+        agent = self._agents.get(agent_id)
+        fresh = agent is None
+        if agent is None:
+            agent = self._agents[agent_id] = AgentState(id=agent_id, presence=cfg.default_presence)
+            self._schedule_profile_reset(agent)
+        agent.name, agent.attributes = cfg.name, dict(cfg.attributes)
+        agent.skills = dict(cfg.skills)
+        agent.capacity_units = cfg.capacity_units
+        agent.default_presence = cfg.default_presence
+        agent.profile_limits = self._profile_limits(cfg)
+        agent.signature = self._sigs.intern(agent.skills, agent.profile_limits)
+        agent.calendar = cfg.calendar
+        agent.queues, agent.ready = {}, set()
+        self._update_in_hours(agent)
+        if fresh:
+            agent.manual = agent.presence in MANUAL_DEFAULTS
+            agent.offline_since = self._now if agent.presence is P.OFFLINE else None
+            self._emit(
+                "presence_changed", agent=agent_id, presence=agent.presence.value, label=None,
+                manual=False,
+            )  # fmt: skip
+
+    def _profile_limits(self, cfg: model.AgentDef) -> dict[str, int]:
+        """Limit per profile the agent holds; -1 marks a non-blocking profile (never refuses)."""
+        wanted = cfg.profiles if isinstance(cfg.profiles, dict) else dict.fromkeys(cfg.profiles)
+        limits: dict[str, int] = {}
+        for name, override in wanted.items():
+            profile = self._config.capacity_profiles[name]
+            limits[name] = (override if override is not None else profile.limit) if profile.blocking else -1
+        return limits
+
+    def _retire_agent(self, agent: AgentState) -> None:
+        """An agent removed from the configuration keeps its work but joins no queue."""
+        for offer_id in sorted(agent.offers):
+            self._withdraw(self._offers[offer_id], requeue=True)
+        del self._agents[agent.id]
+        self._retired[agent.id] = agent
+
+    def _reindex_items(self) -> None:
+        """Put every waiting item into the new indexes; items of removed queues go to the fallback."""
+        for item in self._items.values():
+            if item.state not in (ItemState.QUEUED, ItemState.OFFERED):
+                continue
+            if item.queue not in self._queues:
+                fallback = self._workstreams[item.workstream].cfg.fallback_queue
+                self._trace(item, "config", moved_to=fallback, reason="queue removed")
+                item.queue = fallback
+            queue = self._queues[item.queue]
+            if item.state is ItemState.OFFERED:
+                queue.waiting += 1
+                queue.offered += 1
+                continue
+            item.state = ItemState.ROUTING
+            self._enqueue(item, queue, announce=False)
+
+    # -- intake pipeline (R1–R5, R12, R37) -------------------------------------------------------------
+
+    def _new_item(self, external_id: str, workstream: str, kind: model.Kind, item_id: str | None) -> WorkItem:
+        self._item_counter += 1
+        ident = item_id or f"w{self._item_counter:09d}"
+        item = WorkItem(id=ident, external_id=external_id, workstream=workstream, kind=kind)
+        item.num = self._item_counter
+        item.created_at = self._now
+        item.config_version = self._version
+        self._items[ident] = item
+        self._by_external[(workstream, external_id)] = ident
+        return item
+
+    def _emit_created(self, item: WorkItem) -> None:
+        self._emit(
+            "item_created", item=item.id, external_id=item.external_id, workstream=item.workstream,
+            channel=item.channel, kind=item.kind.value, priority=item.priority, units=item.units,
+        )  # fmt: skip
+        self._trace(item, "intake", workstream=item.workstream, external_id=item.external_id)
+
+    def _schedule(self, item: WorkItem) -> None:
+        """R37: a future ``available_at`` waits as scheduled and starts by the timer exactly."""
+        item.state = ItemState.SCHEDULED
+        assert item.available_at is not None
+        self._emit("item_scheduled", item=item.id, available_at=item.available_at)
+        self._set_item_timer(item, "scheduled", item.available_at)
+
+    def _start_routing(self, item: WorkItem) -> None:
+        """R1: classification → route-to-queue → pre-queue overflow → queued."""
+        item.state = ItemState.ROUTING
+        item.entered_routing_at = item.waiting_since = self._now
+        item.config_version = self._version
+        ws = self._workstreams[item.workstream]
+        try:
+            self._classify(item, ws)
+            queue, rule, why = self._route(item, ws)
+        except Exception as exc:  # R5: any failure of a rule sends the item to the fallback queue
+            queue, rule, why = ws.cfg.fallback_queue, None, f"rule error: {exc}"
+        if rule is None:
+            self._route_to(item, queue, rule=None, reason=why)
+            self._enqueue(item, self._queues[queue])
+            return
+        self._route_to(item, queue, rule=rule, reason=why)
+        self._pre_queue(item, self._queues[queue])
+
+    def _classify(self, item: WorkItem, ws: plans.WorkstreamPlan) -> None:
+        """R2: rulesets in order; in each, the first rule that holds applies its outputs."""
+        scope = expressions.Scope(item=item, now=self._now)
+        applied: list[dict[str, Any]] = []
+        for name, rules in ws.rulesets:
+            for index, rule in enumerate(rules):
+                if rule.when(scope):
+                    applied.append({"ruleset": name, "rule": index, **_apply_rule(item, rule.rule)})
+                    break
+        self._emit("item_classified", item=item.id, applied=applied)
+        self._trace(item, "classification", applied=applied)
+
+    def _route(self, item: WorkItem, ws: plans.WorkstreamPlan) -> tuple[str, int | None, str]:
+        """R3–R5: the first matching rule whose queue is not overflowing, else the first match."""
+        scope = expressions.Scope(item=item, now=self._now)
+        first: tuple[int, plans.RoutePlan] | None = None
+        for index, route in enumerate(ws.routes):
+            if not route.when(scope):
+                continue
+            first = first or (index, route)
+            target = route.target()
+            if target not in self._queues:
+                raise KeyError(f"unknown queue {target}")
+            if self._overflow_condition(self._queues[target], item) is None:
+                return self._take_route(item, index, route), index, "matched"
+        if first is None:
+            return ws.cfg.fallback_queue, None, "no route rule matched"
+        index, route = first
+        return self._take_route(item, index, route), index, "matched; every matching queue overflows"
+
+    def _take_route(self, item: WorkItem, index: int, route: plans.RoutePlan) -> str:
+        target = route.target()
+        if route.split is not None:
+            route.split.commit(target)
+        item.route_rule = index
+        if route.steps:
+            item.skills = tuple(route.steps[0].skills)
+        return target
+
+    def _route_to(self, item: WorkItem, queue: str, *, rule: int | None, reason: str) -> None:
+        self._emit("item_routed", item=item.id, queue=queue, rule=rule, reason=reason)
+        self._trace(item, "route", queue=queue, rule=rule, reason=reason)
+
+    # -- overflow (R12, R13, R15) -----------------------------------------------------------------------
+
+    def _overflow_condition(
+        self, queue: QueueRuntime, item: WorkItem
+    ) -> tuple[str, model.OverflowRule] | None:
+        """R12: the first pre-queue condition that holds; out-of-hours first, then listed order."""
+        rules = queue.cfg.overflow
+        if not rules:
+            return None
+        for rule in rules:
+            kind, _ = rule.condition
+            if kind == "out_of_hours" and self._closed(queue):
+                return kind, rule
+        for rule in rules:
+            kind, value = rule.condition
+            if kind == "max_waiting" and queue.waiting >= int(value or 0):
+                return kind, rule
+            if kind == "ewt_s" and queue.ewt() > float(value or 0):
+                return kind, rule
+            if kind == "no_agents" and queue.present == 0:
+                return kind, rule
+        return None
+
+    def _closed(self, queue: QueueRuntime) -> bool:
+        """R14: a queue without operating hours is always open."""
+        return queue.calendar is not None and not queue.calendar.is_open(self._wall())
+
+    def _wall(self) -> datetime:
+        return self._epoch + timedelta(seconds=self._now)
+
+    def _pre_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """R12, R15: checked once per item, after route-to-queue."""
+        hit = self._overflow_condition(queue, item)
+        if hit is None:
+            if not queue.members and item.kind is not model.Kind.RECORD:
+                self._trace(item, "overflow", warning=f"queue {queue.name} has no members (R15)")
+            self._enqueue(item, queue)
+            return
+        condition, rule = hit
+        self._overflow(item, queue, condition, rule)
+
+    def _overflow(
+        self, item: WorkItem, queue: QueueRuntime, condition: str, rule: model.OverflowRule
+    ) -> None:
+        action, target = rule.action_kind
+        self._emit(
+            "item_overflowed", item=item.id, queue=queue.name, condition=condition, action=action,
+            target=target,
+        )  # fmt: skip
+        self._trace(item, "overflow", queue=queue.name, condition=condition, action=action, target=target)
+        if action == "transfer":
+            assert target is not None
+            self._move_to_queue(item, queue.name, self._queues[target])
+        elif action == "end":
+            self._close(item, CloseReason.OVERFLOW_ENDED)
+        elif action == "callback":
+            assert target is not None
+            self._create_callback(item, self._queues[target])
+            self._close(item, CloseReason.OVERFLOW_ENDED)
+        elif item.state is ItemState.ROUTING:
+            self._enqueue(item, queue)
+
+    def _move_to_queue(self, item: WorkItem, source: str | None, queue: QueueRuntime) -> None:
+        """Leave the current queue (if any) and enter ``queue``, keeping the routing time (R6)."""
+        self._detach(item)
+        self._emit("item_transferred", item=item.id, queue=queue.name, **{"from": source, "to": queue.name})
+        item.state = ItemState.ROUTING
+        self._enqueue(item, queue)
+
+    def _create_callback(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """R12 callback action: a record item in the named queue, carrying the customer."""
+        ws_name = self._record_workstream_for(queue.name, item.workstream)
+        callback = self._new_item(f"{item.external_id}:callback", ws_name, model.Kind.RECORD, None)
+        callback.customer, callback.attributes = dict(item.customer), dict(item.attributes)
+        callback.priority = item.priority
+        callback.units = self._workstreams[ws_name].cfg.capacity.units
+        callback.profiles = tuple(self._workstreams[ws_name].cfg.capacity.profiles)
+        callback.phone = item.phone or item.customer.get("phone")
+        self._emit_created(callback)
+        self._trace(callback, "callback", origin=item.id)
+        callback.state = ItemState.ROUTING
+        callback.entered_routing_at = callback.waiting_since = self._now
+        self._route_to(callback, queue.name, rule=None, reason=f"callback for {item.id}")
+        self._enqueue(callback, queue)
+
+    def _record_workstream_for(self, queue: str, default: str) -> str:
+        for name, ws in self._workstreams.items():
+            if ws.cfg.kind is model.Kind.RECORD and queue in _queues_named(ws.cfg):
+                return name
+        for name, ws in self._workstreams.items():
+            if ws.cfg.kind is model.Kind.RECORD:
+                return name
+        return default
+
+    def _post_queue(self, item: WorkItem, index: int) -> None:
+        """R13: the ``waited_s`` rule ``index`` of the item's queue fired while it still waits."""
+        queue = self._queues[item.queue or ""]
+        rule = queue.cfg.overflow[index]
+        action, target = rule.action_kind
+        if action == "assign_anyway":
+            return
+        if item.state is ItemState.OFFERED:
+            self._withdraw(self._offers[item.offer or ""], requeue=False)
+        self._overflow(item, queue, "waited_s", rule)
+
+
+def _apply_rule(item: WorkItem, rule: model.ClassRule) -> dict[str, Any]:
+    """R2 outputs: set attributes and priority, add skills and profiles, replace units."""
+    out: dict[str, Any] = {}
+    for key, value in rule.set.items():
+        if key == "priority":
+            item.priority = int(value)
+        else:
+            item.attributes[key] = value
+    if rule.set:
+        out["set"] = dict(rule.set)
+    if rule.skills:
+        item.skills = (*item.skills, *rule.skills)
+        out["skills"] = [s.name for s in rule.skills]
+    if rule.profiles:
+        item.profiles = tuple(dict.fromkeys([*item.profiles, *rule.profiles]))
+        out["profiles"] = list(rule.profiles)
+    if rule.units is not None:
+        item.units = rule.units
+        out["units"] = rule.units
+    return out
+
+
+def _queues_named(ws: model.Workstream) -> set[str]:
+    names = {ws.fallback_queue}
+    for route in ws.route_to_queue:
+        if route.queue:
+            names.add(route.queue)
+        names.update(route.split or {})
+    return names
+
+
+def _levels(agent: AgentState, queues: dict[str, QueueRuntime]) -> list[list[str]]:
+    """The agent's queues grouped by queue priority, smallest number first (R10)."""
+    by_priority: dict[int, list[str]] = {}
+    for name in sorted(agent.queues):
+        by_priority.setdefault(queues[name].priority, []).append(name)
+    return [by_priority[p] for p in sorted(by_priority)]
+

@@ -1,0 +1,145 @@
+"""Skill matching and agent ordering keys (R16, R17, R18).
+
+Agents with the same skills and capacity profiles share a :class:`Signature`; items with the same
+requirements share a :class:`Requirement`. Whether a signature qualifies for a requirement, and how it ranks,
+is computed once per pair and cached, so a routing decision costs a handful of dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from unirouter.config import model
+
+__all__ = [
+    "Requirement",
+    "Signature",
+    "SignatureTable",
+    "method_key",
+    "rank",
+]
+
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What makes agents interchangeable for skill and profile checks."""
+
+    skills: frozenset[tuple[str, int]]
+    profiles: frozenset[str]
+
+    def level(self, skill: str) -> int:
+        for name, level in self.skills:
+            if name == skill:
+                return level
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What an item needs from an agent: skills (name, level, optional), units and profiles."""
+
+    skills: tuple[tuple[str, int, bool], ...]
+    units: int
+    profiles: tuple[str, ...]
+
+    @staticmethod
+    def of(skills: Iterable[model.SkillReq], units: int, profiles: Iterable[str]) -> Requirement:
+        norm = tuple(sorted((s.name, s.level, s.optional) for s in skills))
+        return Requirement(norm, units, tuple(sorted(set(profiles))))
+
+
+class SignatureTable:
+    """Interns signatures and caches their rank per (requirement, skill match, method)."""
+
+    __slots__ = ("_cache", "_sigs")
+
+    def __init__(self) -> None:
+        self._sigs: dict[Signature, Signature] = {}
+        self._cache: dict[tuple[Requirement, Signature, str, str], tuple[Any, ...] | None] = {}
+
+    def intern(self, skills: dict[str, int], profiles: Iterable[str]) -> Signature:
+        sig = Signature(frozenset(skills.items()), frozenset(profiles))
+        return self._sigs.setdefault(sig, sig)
+
+    def rank(
+        self, req: Requirement, sig: Signature, match: model.SkillMatch, method: model.Method
+    ) -> tuple[Any, ...] | None:
+        """The cached :func:`rank` of ``sig`` for ``req``; None when it does not qualify."""
+        key = (req, sig, match.value, method.value)
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = rank(req, sig, match, method)
+            return value
+
+
+def rank(
+    req: Requirement, sig: Signature, match: model.SkillMatch, method: model.Method
+) -> tuple[Any, ...] | None:
+    """How well agents of ``sig`` fit ``req``: None when not eligible, else a tuple, smaller is better.
+
+    Profiles: the agent must hold every capacity profile the item carries (R16). Skills: ``exact`` needs
+    every required, non-optional skill at a level at least the required one (R16); ``closest`` ranks
+    exact-qualified, then over-qualified, then under-qualified agents by closeness (R18); ``none`` ignores
+    skills. ``most_skilled`` adds the negated summed level over required skills (R17).
+    """
+    if not sig.profiles.issuperset(req.profiles):
+        return None
+    prefix: tuple[Any, ...]
+    if match is model.SkillMatch.EXACT:
+        if not _qualifies(req, sig):
+            return None
+        prefix = ()
+    elif match is model.SkillMatch.CLOSEST:
+        prefix = _closeness(req, sig)
+    else:
+        prefix = ()
+    if method is model.Method.MOST_SKILLED:
+        return (*prefix, -sum(sig.level(name) for name, _, _ in req.skills))
+    return prefix
+
+
+def _qualifies(req: Requirement, sig: Signature) -> bool:
+    return all(optional or sig.level(name) >= level for name, level, optional in req.skills)
+
+
+def _closeness(req: Requirement, sig: Signature) -> tuple[int, int]:
+    """(category, distance): 0 exact, 1 over-qualified, 2 under-qualified (R18)."""
+    under = over = distance = 0
+    for name, level, optional in req.skills:
+        if optional:
+            continue
+        diff = sig.level(name) - level
+        distance += abs(diff)
+        under += diff < 0
+        over += diff > 0
+    category = 2 if under else (1 if over else 0)
+    return (category, distance)
+
+
+def method_key(
+    method: model.Method,
+    *,
+    agent_id: str,
+    free_units: int,
+    joined: float,
+    last_assigned: float | None,
+    last_release: float | None,
+) -> tuple[Any, ...]:
+    """An agent's order within a queue's pool for a built-in method, smaller first (R17).
+
+    Every method ends with the round-robin key (never-assigned members first, by join time; then earliest
+    last assignment in this queue) and the agent id, so every tie is broken the same way.
+    """
+    rr: tuple[Any, ...] = (
+        (0, joined, agent_id) if last_assigned is None else (1, last_assigned, agent_id)
+    )
+    if method is model.Method.HIGHEST_CAPACITY:
+        return (-free_units, *rr)
+    if method is model.Method.LEAST_ACTIVE:
+        return ((0, 0.0) if last_release is None else (1, last_release), *rr)
+    return rr

@@ -1,0 +1,158 @@
+"""A configuration compiled for routing: expressions compiled once per version (SPEC §4, R42).
+
+The engine never reads expression strings on the hot path: each configuration version becomes a set of
+plans holding compiled :class:`~unirouter.expressions.Expression` objects and the split counters (R4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from unirouter import expressions
+from unirouter.config import model
+
+__all__ = [
+    "ClassRulePlan",
+    "CustomRulePlan",
+    "PriorityPlan",
+    "RoutePlan",
+    "Split",
+    "WorkstreamPlan",
+    "order_value",
+]
+
+compile_expression = expressions.compile_expression
+
+
+class Split:
+    """Smooth weighted round robin over up to five queues (R4): exact within one item over time."""
+
+    __slots__ = ("current", "weights")
+
+    def __init__(self, weights: dict[str, int]) -> None:
+        self.weights = dict(weights)
+        self.current = dict.fromkeys(weights, 0)
+
+    def peek(self) -> str:
+        """The queue the next item goes to; ties by the order the split lists its queues."""
+        best, best_value = "", None
+        for name, weight in self.weights.items():
+            value = self.current[name] + weight
+            if best_value is None or value > best_value:
+                best, best_value = name, value
+        return best
+
+    def commit(self, chosen: str) -> None:
+        """Record that ``chosen`` received an item."""
+        total = sum(self.weights.values())
+        for name, weight in self.weights.items():
+            self.current[name] += weight
+        self.current[chosen] -= total
+
+
+@dataclass(slots=True)
+class ClassRulePlan:
+    when: expressions.Expression
+    rule: model.ClassRule
+
+
+@dataclass(slots=True)
+class RoutePlan:
+    when: expressions.Expression
+    queue: str | None
+    split: Split | None
+    steps: tuple[model.RelaxStep, ...]
+
+    def target(self) -> str:
+        if self.split is not None:
+            return self.split.peek()
+        assert self.queue is not None
+        return self.queue
+
+
+@dataclass(slots=True)
+class WorkstreamPlan:
+    name: str
+    cfg: model.Workstream
+    rulesets: list[tuple[str, list[ClassRulePlan]]] = field(default_factory=list)
+    routes: list[RoutePlan] = field(default_factory=list)
+    allowed: frozenset[model.BasePresence] = frozenset()
+
+    @staticmethod
+    def build(name: str, cfg: model.Workstream) -> WorkstreamPlan:
+        plan = WorkstreamPlan(name, cfg, allowed=frozenset(cfg.allowed_presences))
+        for ruleset in cfg.classification:
+            rules = [ClassRulePlan(compile_expression(r.when), r) for r in ruleset.rules]
+            plan.rulesets.append((ruleset.name, rules))
+        for route in cfg.route_to_queue:
+            split = Split(dict(route.split)) if route.split else None
+            steps = tuple(route.steps)
+            plan.routes.append(RoutePlan(compile_expression(route.when), route.queue, split, steps))
+        return plan
+
+
+@dataclass(slots=True)
+class PriorityPlan:
+    """One prioritisation rule (R7): a condition and its ordering keys."""
+
+    when: expressions.Expression
+    keys: tuple[tuple[expressions.Expression, bool], ...]
+
+
+@dataclass(slots=True)
+class CustomRulePlan:
+    """One custom assignment rule (R19)."""
+
+    when: expressions.Expression
+    order_by: expressions.Expression | None
+    method: model.Method | None
+    desc: bool
+    ignore_skills: bool
+
+
+def priority_plans(cfg: model.Queue) -> list[PriorityPlan]:
+    plans = []
+    for rule in cfg.prioritization:
+        keys = tuple((compile_expression(k.by), k.desc) for k in rule.order_by)
+        plans.append(PriorityPlan(compile_expression(rule.when), keys))
+    return plans
+
+
+def custom_plans(cfg: model.Queue) -> list[CustomRulePlan]:
+    methods = {m.value: m for m in model.Method if m is not model.Method.CUSTOM}
+    plans = []
+    for rule in cfg.assignment.rules:
+        method = methods.get(str(rule.order_by).strip())
+        order_by = None if method is not None else compile_expression(rule.order_by)
+        ignore = "skills" in rule.ignore
+        plans.append(CustomRulePlan(compile_expression(rule.when), order_by, method, rule.desc, ignore))
+    return plans
+
+
+class _Desc:
+    """Reverses the order of a non-numeric value in a sort key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Desc) -> bool:
+        return bool(other.value < self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and bool(self.value == other.value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def order_value(value: object, desc: bool) -> tuple[int, Any]:
+    """A total-order key for any expression value: numbers, then strings, then others; null last."""
+    if value is None:
+        return (3, 0)
+    if isinstance(value, bool | int | float):
+        return (0, -value if desc else value)
+    text = value if isinstance(value, str) else repr(value)
+    return (1 if isinstance(value, str) else 2, _Desc(text) if desc else text)

@@ -1,0 +1,684 @@
+"""Queueing, offers, assignment, capacity and presence (R6–R9, R16–R40).
+
+Every move here keeps two promises: indexes are updated as the change happens (never rebuilt by a scan),
+and at the end of a command no waiting item has an eligible agent with room (see :mod:`dispatch`).
+This module is over 400 lines because its moves call each other in both directions (an offer's
+expiry frees capacity which wakes the agent which makes an offer); splitting it would only hide that.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from unirouter import expressions
+from unirouter.config import model
+from unirouter.engine import base, matching, plans
+from unirouter.engine.clock import Clock
+from unirouter.engine.queues import QueueRuntime
+from unirouter.engine.state import (
+    AgentState,
+    CloseReason,
+    ItemState,
+    Offer,
+    OfferStatus,
+    WorkItem,
+)
+from unirouter.engine.timers import TimerKind
+
+__all__ = ["Work"]
+
+P = model.BasePresence
+
+
+class Work(base.Base):
+    """What happens to an item once it has a queue, and to the agents who take it."""
+
+    def __init__(self, *, clock: Clock, epoch: datetime, trace: bool) -> None:
+        super().__init__(clock=clock, epoch=epoch, trace=trace)
+
+    def _start_routing(self, item: WorkItem) -> None:
+        raise NotImplementedError
+
+    def _post_queue(self, item: WorkItem, index: int) -> None:
+        raise NotImplementedError
+
+    def _move_to_queue(self, item: WorkItem, source: str | None, queue: QueueRuntime) -> None:
+        raise NotImplementedError
+
+    # -- queueing (R6–R9, R13, R20, R39) -----------------------------------------------------------
+
+    def _enqueue(self, item: WorkItem, queue: QueueRuntime, *, announce: bool = True) -> None:
+        """Enter ``queue`` as waiting; set its deadlines; try to assign it (R21)."""
+        ttl_at = None if item.ttl_s is None else (item.entered_routing_at or 0.0) + item.ttl_s
+        if ttl_at is not None and ttl_at <= self._now:
+            self._close(item, CloseReason.EXPIRED)
+            return
+        item.state = ItemState.QUEUED
+        item.queue = queue.name
+        item.queued_at = self._now
+        item.queue_epoch += 1
+        if item.first_queued_at is None:
+            item.first_queued_at = self._now
+        queue.waiting += 1
+        self._index(item, queue)
+        if announce:
+            self._emit("item_queued", item=item.id, queue=queue.name)
+        self._arm_waiting_timers(item, queue, ttl_at)
+        self._try_assign(item)
+
+    def _arm_waiting_timers(self, item: WorkItem, queue: QueueRuntime, ttl_at: float | None) -> None:
+        if ttl_at is not None:
+            self._set_item_timer(item, "ttl", ttl_at)
+        for index, rule in enumerate(queue.cfg.overflow):
+            kind, value = rule.condition
+            if kind == "waited_s":
+                self._set_item_timer(item, f"overflow:{index}", self._now + float(value or 0), index)
+        aging = queue.cfg.aging
+        if aging is not None:
+            self._set_item_timer(item, "aging", self._now + aging.every_s)
+        self._arm_relax(item)
+
+    def _arm_relax(self, item: WorkItem) -> None:
+        """R20: the next relaxation step of the item's route rule, timed from its first queueing."""
+        steps = self._route_steps(item)
+        nxt = item.relax_step + 1
+        if nxt < len(steps):
+            due = (item.first_queued_at or self._now) + steps[nxt].after_s
+            self._set_item_timer(item, "relax", max(due, self._now), nxt)
+
+    def _route_steps(self, item: WorkItem) -> tuple[model.RelaxStep, ...]:
+        ws = self._workstreams.get(item.workstream)
+        if ws is None or item.route_rule is None or item.route_rule >= len(ws.routes):
+            return ()
+        return ws.routes[item.route_rule].steps
+
+    def _index(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """Put the item in its requirement group, ordered by the queue order (R6–R9)."""
+        req = matching.Requirement.of(item.skills, item.units, item.profiles)
+        item.group = req
+        item.order_key = self._order_key(item, queue)
+        item.version += 1
+        group = queue.group((item.workstream, req))
+        group.live += 1
+        group.push(item.order_key, item.version, item.id)
+        group.compact(self._dispatch.item_entry_valid)
+
+    def _unindex(self, item: WorkItem) -> None:
+        """Leave the requirement group (lazily: the entry goes stale)."""
+        queue = self._queues.get(item.queue or "")
+        if queue is not None and isinstance(item.group, matching.Requirement):
+            group = queue.groups.get((item.workstream, item.group))
+            if group is not None:
+                group.live -= 1
+        item.version += 1
+
+    def _rekey(self, item: WorkItem) -> None:
+        """Recompute the queue place after a change (R7 immediacy, R8 aging, R20 relaxation)."""
+        queue = self._queues[item.queue or ""]
+        self._unindex(item)
+        self._index(item, queue)
+
+    def _order_key(self, item: WorkItem, queue: QueueRuntime) -> tuple[Any, ...]:
+        """R6 priority, routing time, id; R7 buckets before that; R9 affinity returns first."""
+        tail = (-item.effective_priority, item.waiting_since, item.num)
+        if item.affinity_agent is not None:
+            return (-1, *tail)
+        rules = self._priority_plans.get(queue.name)
+        if not rules:
+            return (0, *tail)
+        scope = expressions.Scope(item=item, queue=queue.name, now=self._now)
+        for bucket, rule in enumerate(rules):
+            if rule.when(scope):
+                keys = tuple(plans.order_value(expr(scope), desc) for expr, desc in rule.keys)
+                return (bucket, *keys, *tail)
+        return (len(rules), *tail)
+
+    def _try_assign(self, item: WorkItem) -> None:
+        """R21: an item became assignable; push mode offers it to the best eligible agent now."""
+        if item.state is not ItemState.QUEUED or item.auto_blocked:
+            return
+        ws = self._workstreams[item.workstream]
+        if ws.cfg.mode is model.Mode.PICK:
+            return
+        queue = self._queues[item.queue or ""]
+        decision = self._dispatch.find_agent(item, queue)
+        if self._tracing and (decision.winner is not None or decision.excluded):
+            self._trace(item, "assign", trigger="item", queue=queue.name, **decision.as_trace())
+        if decision.winner is not None:
+            self._offer_or_assign(item, self._agents[decision.winner])
+
+    # -- offers (R22–R27) ------------------------------------------------------------------------------
+
+    def _offer_or_assign(self, item: WorkItem, agent: AgentState) -> None:
+        ws = self._workstreams[item.workstream].cfg
+        if ws.offer.auto_accept:
+            self._assign(item, agent, reserved=False, forced=False)
+        else:
+            self._make_offer(item, agent, ws.offer.timeout_s)
+
+    def _make_offer(self, item: WorkItem, agent: AgentState, timeout_s: float) -> None:
+        """R22, R23: capacity is reserved when the offer is made."""
+        queue = self._queues[item.queue or ""]
+        self._offer_counter += 1
+        offer = Offer(
+            id=f"o{self._offer_counter:09d}", item=item.id, agent=agent.id, made_at=self._now,
+            expires_at=self._now + timeout_s,
+        )  # fmt: skip
+        self._offers[offer.id] = offer
+        if item.state is ItemState.QUEUED:
+            self._unindex(item)
+            queue.offered += 1
+        item.state, item.offer = ItemState.OFFERED, offer.id
+        agent.offers.add(offer.id)
+        self._hold(item, agent)
+        offer.timer = self._timers.set(offer.expires_at, TimerKind.OFFER_EXPIRY, offer.id)
+        self._emit(
+            "offer_made", item=item.id, agent=agent.id, queue=queue.name, offer=offer.id,
+            expires_at=offer.expires_at,
+        )  # fmt: skip
+        self._changed(agent)
+
+    def _end_offer(self, offer: Offer, status: OfferStatus) -> None:
+        """Every offer ends exactly once."""
+        offer.status = status
+        self._timers.cancel(offer.timer)
+        item = self._items[offer.item]
+        item.offer = None
+        agent = self._agents.get(offer.agent) or self._retired[offer.agent]
+        agent.offers.discard(offer.id)
+        queue = self._queues.get(item.queue or "")
+        if queue is not None:
+            queue.offered -= 1
+
+    def _offer_refused(self, item: WorkItem, agent: AgentState, penalty: model.BasePresence | None) -> None:
+        """R25, R26: back to the old place; the agent is passed over; an optional presence penalty."""
+        self._release(item, agent, record=False)
+        item.declines[agent.id] = item.declines.get(agent.id, 0) + 1
+        item.declines_total += 1
+        ws = self._workstreams[item.workstream].cfg
+        if item.declines_total >= ws.offer.max_declines_total and not item.auto_blocked:
+            item.auto_blocked = True
+            self._trace(item, "offer", note="max_declines_total reached: no more automatic offers (R25)")
+        self._requeue(item)
+        if penalty is not None:
+            self._set_presence(agent, penalty, label=None, manual=True)
+        self._changed(agent)
+        self._try_assign(item)
+
+    def _requeue(self, item: WorkItem) -> None:
+        """Back into the queue at the old position (same order key, R25)."""
+        queue = self._queues[item.queue or ""]
+        item.state = ItemState.QUEUED
+        self._index(item, queue)
+
+    def _expire(self, offer: Offer) -> None:
+        """R25, R26: an offer not answered by ``expires_at`` ends; the item returns to its place."""
+        if offer.status is not OfferStatus.OPEN:
+            return
+        item = self._items[offer.item]
+        self._end_offer(offer, OfferStatus.EXPIRED)
+        self._emit("offer_expired", item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
+        agent = self._agents.get(offer.agent) or self._retired[offer.agent]
+        ws = self._workstreams[item.workstream].cfg
+        if not ws.offer.rejectable:
+            self._assign(item, agent, reserved=True, forced=False)  # R27: expires into assignment
+            return
+        self._offer_refused(item, agent, ws.offer.on_expiry_presence)
+
+    def _withdraw(self, offer: Offer, *, requeue: bool) -> None:
+        """R40: an offer in flight is withdrawn and its capacity released."""
+        item = self._items[offer.item]
+        self._end_offer(offer, OfferStatus.WITHDRAWN)
+        self._emit("offer_withdrawn", item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
+        agent = self._agents.get(offer.agent) or self._retired[offer.agent]
+        self._release(item, agent, record=False)
+        self._changed(agent)
+        if requeue:
+            self._requeue(item)
+            self._try_assign(item)
+        else:
+            item.state = ItemState.QUEUED
+            item.version += 1
+
+    # -- assignment ---------------------------------------------------------------------------------------
+
+    def _assign(self, item: WorkItem, agent: AgentState, *, reserved: bool, forced: bool) -> None:
+        """Item → assigned. A manual available/busy ends with the accept (R32)."""
+        queue = self._queues.get(item.queue or "")
+        if item.state is ItemState.QUEUED:
+            self._unindex(item)
+        if item.state in (ItemState.QUEUED, ItemState.OFFERED) and queue is not None:
+            queue.waiting -= 1
+        self._cancel_item_timers(item, *_WAITING_TIMERS(item))
+        if not reserved:
+            self._hold(item, agent)
+        item.state, item.agent, item.forced = ItemState.ASSIGNED, agent.id, forced
+        item.affinity_agent = None
+        if item.answered_at is None:
+            item.answered_at = self._now
+        agent.active.add(item.id)
+        if queue is not None:
+            agent.last_assigned[queue.name] = self._now
+        if agent.manual and agent.presence in (P.AVAILABLE, P.BUSY):
+            agent.manual = False
+        self._emit(
+            "item_assigned", item=item.id, agent=agent.id, queue=item.queue, forced=forced,
+            units=item.units,
+        )  # fmt: skip
+        self._trace(item, "assigned", agent=agent.id, forced=forced)
+        self._changed(agent)
+
+    def _detach(self, item: WorkItem) -> None:
+        """Take the item off whatever holds it now: its queue place, its offer, or its agent."""
+        if item.state is ItemState.OFFERED:
+            self._withdraw(self._offers[item.offer or ""], requeue=False)
+        if item.state is ItemState.QUEUED:
+            self._unindex(item)
+            queue = self._queues.get(item.queue or "")
+            if queue is not None:
+                queue.waiting -= 1
+            self._cancel_item_timers(item, *_WAITING_TIMERS(item))
+        elif item.state is ItemState.ASSIGNED:
+            agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
+            agent.active.discard(item.id)
+            self._release(item, agent, record=True)
+            item.agent = None
+            self._changed(agent)
+
+    def _transfer_to_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """R31: re-queue in a queue of the same kind; the first agent's capacity is released at once."""
+        self._move_to_queue(item, item.queue, queue)
+
+    def _transfer_to_agent(self, item: WorkItem, agent: AgentState) -> None:
+        """R31: a direct offer (or assignment with auto-accept) to one agent."""
+        from unirouter import errors
+
+        reason = self._dispatch.room_for(agent, item.units, item.profiles)
+        if agent.presence is P.OFFLINE or reason is not None:
+            raise errors.NotEligible(
+                f"agent {agent.id} cannot take item {item.id} now ({reason or 'offline'})",
+                agent=agent.id,
+                item=item.id,
+            )
+        source = item.agent
+        self._detach(item)
+        self._emit("item_transferred", item=item.id, agent=agent.id, queue=item.queue,
+                   **{"from": source, "to": agent.id})  # fmt: skip
+        if item.state is not ItemState.QUEUED:
+            item.state = ItemState.QUEUED
+            queue = self._queues[item.queue or ""]
+            queue.waiting += 1
+            item.version += 1
+        self._offer_or_assign(item, agent)
+
+    # -- ending ----------------------------------------------------------------------------------------------
+
+    def _close(self, item: WorkItem, reason: CloseReason) -> None:
+        """Any open state → closed; whatever the item holds is released. A manual available/busy
+        ends with a close (R32)."""
+        agent_id = item.agent
+        self._detach(item)
+        if item.state is ItemState.WRAP_UP or item.state is ItemState.PARKED:
+            holder = self._agents.get(item.holder or "")
+            if holder is not None:
+                self._release(item, holder, record=True)
+                self._changed(holder)
+        agent = self._agents.get(agent_id or "")
+        if agent is not None:
+            agent.active.discard(item.id)
+            if agent.manual and agent.presence in (P.AVAILABLE, P.BUSY):
+                agent.manual = False
+                self._changed(agent)
+        self._record_handle_time(item)
+        self._cancel_item_timers(item)
+        item.state, item.close_reason = ItemState.CLOSED, reason
+        item.agent = agent_id
+        self._emit("item_closed", item=item.id, agent=agent_id, queue=item.queue, reason=reason.value)
+        self._trace(item, "closed", reason=reason.value)
+
+    def _record_handle_time(self, item: WorkItem) -> None:
+        queue = self._queues.get(item.queue or "")
+        if queue is not None and item.answered_at is not None:
+            queue.record_handle_time(self._now - item.answered_at)
+
+    def _enter_wrap_up(self, item: WorkItem) -> None:
+        """R33: ``always`` keeps capacity until close, ``none`` releases now, N releases after N s."""
+        agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
+        agent.active.discard(item.id)
+        item.state = ItemState.WRAP_UP
+        self._emit("item_wrap_up", item=item.id, agent=agent.id, queue=item.queue)
+        block = self._workstreams[item.workstream].cfg.wrap_up.block
+        if block == "none" or block == 0:
+            self._release(item, agent, record=True)
+            self._changed(agent)
+        elif block != "always":
+            self._set_item_timer(item, "wrap_up", self._now + float(block))
+
+    def _park(self, item: WorkItem) -> None:
+        """R34: capacity released and recorded; the agent is kept for affinity (R29)."""
+        agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
+        agent.active.discard(item.id)
+        self._release(item, agent, record=True)
+        item.state = ItemState.PARKED
+        item.affinity_agent = agent.id
+        self._emit("item_parked", item=item.id, agent=agent.id, queue=item.queue)
+        idle = self._workstreams[item.workstream].cfg.auto_close_idle_s
+        if idle is not None:
+            self._set_item_timer(item, "auto_close", self._now + idle)
+        self._changed(agent)
+
+    def _resume(self, item: WorkItem) -> None:
+        """R29: back to the last agent ahead of others, unless offline past the grace period.
+        R6: a returning conversation counts from this last customer message."""
+        self._cancel_item_timers(item, "auto_close")
+        last = item.affinity_agent
+        item.agent = None
+        item.waiting_since = self._now
+        affinity = self._workstreams[item.workstream].cfg.affinity
+        item.affinity_agent = last if affinity.enabled and self._within_grace(last, affinity.grace_s) else None
+        self._emit("item_resumed", item=item.id, queue=item.queue, affinity=item.affinity_agent)
+        item.state = ItemState.ROUTING
+        self._enqueue(item, self._queues[item.queue or ""])
+        if item.affinity_agent is not None and item.state is ItemState.QUEUED:
+            self._arm_affinity(item)
+
+    def _within_grace(self, agent_id: str | None, grace_s: float) -> bool:
+        agent = self._agents.get(agent_id or "")
+        if agent is None:
+            return False
+        if agent.presence is not P.OFFLINE or agent.offline_since is None:
+            return True
+        return self._now - agent.offline_since < grace_s
+
+    def _arm_affinity(self, item: WorkItem) -> None:
+        agent = self._agents[item.affinity_agent or ""]
+        if agent.presence is P.OFFLINE and agent.offline_since is not None:
+            grace = self._workstreams[item.workstream].cfg.affinity.grace_s
+            self._set_item_timer(item, "affinity", agent.offline_since + grace)
+
+    def _drop_affinity(self, item: WorkItem) -> None:
+        """R29: the last agent stayed offline past the grace period: route normally."""
+        if item.state is not ItemState.QUEUED or item.affinity_agent is None:
+            return
+        agent = self._agents.get(item.affinity_agent)
+        grace = self._workstreams[item.workstream].cfg.affinity.grace_s
+        if agent is not None and self._within_grace(agent.id, grace):
+            self._arm_affinity(item)
+            return
+        item.affinity_agent = None
+        self._trace(item, "affinity", note="last agent offline past grace; routed normally")
+        self._rekey(item)
+        self._try_assign(item)
+
+    # -- capacity (R22, R31, R33, R34, R36) -----------------------------------------------------------------
+
+    def _hold(self, item: WorkItem, agent: AgentState) -> None:
+        agent.used_units += item.units
+        used = agent.profile_used
+        for name in item.profiles:
+            used[name] = used.get(name, 0) + 1
+        item.holder = agent.id
+
+    def _release(self, item: WorkItem, agent: AgentState, *, record: bool) -> None:
+        """Give back what the item holds; ``record`` marks a capacity release (R17 least_active, R34)."""
+        if item.holder != agent.id:
+            return
+        item.holder = None
+        agent.used_units -= item.units
+        resets = self._config.capacity_profiles
+        for name in item.profiles:
+            profile = resets.get(name)
+            if profile is None or profile.reset is model.Reset.IMMEDIATE or not record:
+                agent.profile_used[name] = agent.profile_used.get(name, 0) - 1
+        if record:
+            agent.last_release = self._now
+            self._emit("capacity_released", item=item.id, agent=agent.id, units=item.units)
+
+    # -- presence (R32, R35) ---------------------------------------------------------------------------------
+
+    def _set_presence(
+        self,
+        agent: AgentState,
+        presence: model.BasePresence,
+        *,
+        label: str | None,
+        manual: bool,
+        force: bool = False,
+    ) -> None:
+        old = agent.presence
+        agent.manual = manual
+        if presence is old and label == agent.label and not force:
+            self._changed(agent)
+            return
+        for name in agent.queues:
+            allowed = self._queues[name].allowed
+            self._queues[name].present += (presence in allowed) - (old in allowed)
+        agent.presence, agent.label = presence, label
+        if presence is P.OFFLINE and old is not P.OFFLINE:
+            agent.offline_since = self._now
+        elif presence is not P.OFFLINE:
+            agent.offline_since = None
+        if presence is not old or label is not None or force:
+            self._emit(
+                "presence_changed", agent=agent.id, presence=presence.value, label=label,
+                manual=manual,
+            )  # fmt: skip
+        if presence is P.OFFLINE and old is not P.OFFLINE:
+            self._arm_affinity_for(agent)
+        self._changed(agent)
+
+    def _arm_affinity_for(self, agent: AgentState) -> None:
+        for item_id in list(self._affinity_waiting(agent)):
+            self._arm_affinity(self._items[item_id])
+
+    def _affinity_waiting(self, agent: AgentState) -> list[str]:
+        """Items waiting for ``agent`` by affinity: found through the agent's queues' heads."""
+        out = []
+        for name in agent.queues:
+            for item in self._waiting_in(self._queues[name]):
+                if item.affinity_agent == agent.id:
+                    out.append(item.id)
+        return out
+
+    def _auto_presence(self, agent: AgentState) -> None:
+        """R32: nothing used → available; part → busy; all or more than all → busy_dnd."""
+        if agent.manual or not agent.connected:
+            return
+        if agent.used_units == 0 and not agent.active and not agent.offers:
+            new = P.AVAILABLE
+        elif agent.free_units <= 0 and (agent.capacity_units > 0 or agent.used_units > 0):
+            new = P.BUSY_DND
+        elif self._profiles_full(agent):
+            new = P.BUSY_DND
+        else:
+            new = P.BUSY
+        if new is not agent.presence:
+            self._set_presence(agent, new, label=None, manual=False)
+
+    def _profiles_full(self, agent: AgentState) -> bool:
+        limits = [(n, lim) for n, lim in agent.profile_limits.items() if lim >= 0]
+        return bool(limits) and all(agent.profile_used.get(n, 0) >= lim for n, lim in limits)
+
+    def _changed(self, agent: AgentState) -> None:
+        """The agent's room, presence or standing changed: reindex now, fill it when the command settles."""
+        self._auto_presence(agent)
+        self._refresh(agent)
+        self._woken[agent.id] = None
+
+    def _wake(self, agent: AgentState) -> None:
+        self._woken[agent.id] = None
+
+    def _refresh(self, agent: AgentState) -> None:
+        """Re-push the agent into the pools of the queues where it is ready (lazy deletion)."""
+        agent.version += 1
+        dispatch = self._dispatch
+        for name in agent.queues:
+            queue = self._queues[name]
+            ready = self._ready(agent, queue)
+            pool = queue.pool(agent.signature)  # type: ignore[arg-type]
+            if ready:
+                if name not in agent.ready:
+                    agent.ready.add(name)
+                    pool.live += 1
+                pool.push(dispatch.method_key(agent, queue), agent.version, agent.id)
+                pool.compact(dispatch.agent_entry_valid)
+            elif name in agent.ready:
+                agent.ready.discard(name)
+                pool.live -= 1
+
+    def _ready(self, agent: AgentState, queue: QueueRuntime) -> bool:
+        """In the queue's pool: allowed presence, room for the queue's smallest item, in hours (R16, R36)."""
+        if agent.presence not in queue.allowed or agent.free_units < queue.min_units:
+            return False
+        if queue.cfg.respect_calendars and not agent.in_hours:
+            return False
+        return self._dispatch.room_for(agent, 0, queue.profiles) is None
+
+    def _settle(self) -> None:
+        """R21: every agent that gained room takes its best waiting items, one decision at a time."""
+        while self._woken:
+            agent_id = next(iter(self._woken))
+            del self._woken[agent_id]
+            agent = self._agents.get(agent_id)
+            if agent is not None:
+                self._fill(agent)
+
+    def _fill(self, agent: AgentState) -> None:
+        while agent.ready:
+            found = self._dispatch.find_item(agent, agent.levels)
+            if found is None:
+                return
+            item, queue = found
+            self._trace(item, "assign", trigger="agent", queue=queue, winner=agent.id)
+            self._offer_or_assign(item, agent)
+            self._woken.pop(agent.id, None)
+
+    # -- calendars and profile resets (R36) ------------------------------------------------------------------
+
+    def _update_in_hours(self, agent: AgentState) -> None:
+        calendar = self._calendars.get(agent.calendar or "")
+        self._cancel_agent_timer(agent, "calendar")
+        if calendar is None:
+            agent.in_hours = True
+            return
+        wall = self._epoch + timedelta(seconds=self._now)
+        agent.in_hours = calendar.is_open(wall)
+        change = calendar.next_change(wall)
+        if change is not None:
+            self._set_agent_timer(agent, "calendar", self._now + (change - wall).total_seconds())
+
+    def _schedule_profile_reset(self, agent: AgentState) -> None:
+        """R36: end_of_day profiles reset at the end of the agent's day (UTC midnight without calendar)."""
+        if not any(p.reset is model.Reset.END_OF_DAY for p in self._config.capacity_profiles.values()):
+            return
+        wall = self._epoch + timedelta(seconds=self._now)
+        calendar = self._calendars.get(agent.calendar or "")
+        if calendar is not None:
+            end = calendar.end_of_day(wall)
+        else:
+            end = (wall + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        self._set_agent_timer(agent, "profile_reset", self._now + max((end - wall).total_seconds(), 1.0))
+
+    def _reset_profiles(self, agent: AgentState) -> None:
+        held: dict[str, int] = {}
+        for item_id in agent.active:
+            for name in self._items[item_id].profiles:
+                held[name] = held.get(name, 0) + 1
+        for name, profile in self._config.capacity_profiles.items():
+            if profile.reset is model.Reset.END_OF_DAY:
+                agent.profile_used[name] = held.get(name, 0)
+        self._schedule_profile_reset(agent)
+        self._changed(agent)
+
+    # -- timers -------------------------------------------------------------------------------------------------
+
+    def _fire(self, kind: TimerKind, key: str, arg: int) -> None:
+        if kind is TimerKind.OFFER_EXPIRY:
+            self._expire(self._offers[key])
+            return
+        if kind in _AGENT_TIMERS:
+            agent = self._agents.get(key)
+            if agent is not None:
+                agent.timers.pop(_AGENT_TIMERS[kind], None)
+                self._fire_agent(kind, agent)
+            return
+        item = self._items[key]
+        self._fire_item(kind, item, arg)
+
+    def _fire_agent(self, kind: TimerKind, agent: AgentState) -> None:
+        if kind is TimerKind.RECONNECT_GRACE:
+            agent.presence_before_disconnect = None
+        elif kind is TimerKind.CALENDAR:
+            self._update_in_hours(agent)
+            self._changed(agent)
+        elif kind is TimerKind.PROFILE_RESET:
+            self._reset_profiles(agent)
+
+    def _fire_item(self, kind: TimerKind, item: WorkItem, arg: int) -> None:
+        name = _ITEM_TIMER_NAMES[kind]
+        item.timers.pop(f"overflow:{arg}" if kind is TimerKind.OVERFLOW_WAIT else name, None)
+        if kind is TimerKind.SCHEDULED_START and item.state is ItemState.SCHEDULED:
+            self._start_routing(item)
+        elif kind is TimerKind.TTL and self._is_waiting(item):
+            self._close(item, CloseReason.EXPIRED)
+        elif kind is TimerKind.OVERFLOW_WAIT and self._is_waiting(item):
+            self._post_queue(item, arg)
+        elif kind is TimerKind.AGING_STEP and item.state is ItemState.QUEUED:
+            self._age(item)
+        elif kind is TimerKind.RELAX_STEP and self._is_waiting(item):
+            self._relax(item, arg)
+        elif kind is TimerKind.WRAP_UP_RELEASE and item.state is ItemState.WRAP_UP:
+            holder = self._agents.get(item.holder or "")
+            if holder is not None:
+                self._release(item, holder, record=True)
+                self._changed(holder)
+        elif kind is TimerKind.AFFINITY_GRACE:
+            self._drop_affinity(item)
+        elif kind is TimerKind.AUTO_CLOSE and item.state is ItemState.PARKED:
+            self._close(item, CloseReason.COMPLETED)
+
+    def _age(self, item: WorkItem) -> None:
+        """R8: every ``every_s`` waited adds ``add`` to the effective priority."""
+        aging = self._queues[item.queue or ""].cfg.aging
+        if aging is None:
+            return
+        item.aging_bonus += aging.add
+        self._rekey(item)
+        self._set_item_timer(item, "aging", self._now + aging.every_s)
+
+    def _relax(self, item: WorkItem, step: int) -> None:
+        """R20: the item's skill requirements relax to the next step."""
+        steps = self._route_steps(item)
+        if step >= len(steps):
+            return
+        item.relax_step = step
+        item.skills = tuple(steps[step].skills)
+        self._trace(item, "relax", step=step, skills=[s.name for s in item.skills])
+        if item.state is ItemState.QUEUED:
+            self._rekey(item)
+            self._try_assign(item)
+        self._arm_relax(item)
+
+
+def _WAITING_TIMERS(item: WorkItem) -> list[str]:  # noqa: N802 - reads as a constant at call sites
+    """The timers that only matter while an item waits (R8, R13, R20, R29, R39)."""
+    return [n for n in item.timers if n in ("ttl", "aging", "relax", "affinity") or n.startswith("overflow:")]
+
+
+_AGENT_TIMERS = {
+    TimerKind.RECONNECT_GRACE: "reconnect",
+    TimerKind.CALENDAR: "calendar",
+    TimerKind.PROFILE_RESET: "profile_reset",
+}
+
+_ITEM_TIMER_NAMES = {
+    TimerKind.SCHEDULED_START: "scheduled",
+    TimerKind.TTL: "ttl",
+    TimerKind.OVERFLOW_WAIT: "overflow",
+    TimerKind.AGING_STEP: "aging",
+    TimerKind.RELAX_STEP: "relax",
+    TimerKind.WRAP_UP_RELEASE: "wrap_up",
+    TimerKind.AFFINITY_GRACE: "affinity",
+    TimerKind.AUTO_CLOSE: "auto_close",
+}
