@@ -159,7 +159,7 @@ class Base:
 
     def _emit(
         self,
-        type_: str,
+        type_: EventType,
         *,
         item: str | None = None,
         agent: str | None = None,
@@ -168,12 +168,7 @@ class Base:
         **data: Any,
     ) -> None:
         self._seq += 1
-        self._events.append(
-            Event(
-                seq=self._seq, t=self._now, type=EventType(type_), item=item, agent=agent,
-                queue=queue, offer=offer, data=data,
-            )  # fmt: skip
-        )
+        self._events.append(Event(self._seq, self._now, type_, item, agent, queue, offer, data))
 
     def _trace(self, item: WorkItem, stage: str, **info: Any) -> None:
         """R43: one bounded entry per stage; the simulator turns tracing off unless asked."""

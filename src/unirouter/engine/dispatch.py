@@ -12,13 +12,14 @@ free agent and a freed agent only needs its best item.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import Any
 
 from unirouter import expressions
 from unirouter.config import model
 from unirouter.engine import matching, plans
-from unirouter.engine.queues import Entry, QueueRuntime
+from unirouter.engine.queues import Entry, LazyHeap, QueueRuntime
 from unirouter.engine.state import AgentState, ItemState, WorkItem
 
 __all__ = ["Decision", "Dispatcher"]
@@ -151,34 +152,71 @@ class Dispatcher:
     def _from_pools(
         self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: bool
     ) -> None:
+        """Best agent across the pools that qualify for the item's requirement (R16–R18)."""
         ws = self.workstreams[item.workstream]
         req = item.group
         assert isinstance(req, matching.Requirement)
-        match, method = ws.cfg.skill_match, queue.method
         refused: dict[str, str] = {}
+        agents = self.agents
+        allowed = ws.allowed
 
         def fits(agent_id: str) -> bool:
-            reason = self.agent_may_take(item, self.agents[agent_id], pass_over=pass_over)
+            reason = self.agent_may_take(item, agents[agent_id], pass_over=pass_over)
             if reason is not None:
                 refused[agent_id] = reason
             return reason is None
 
-        valid = self.agent_entry_valid
-        for sig, pool in queue.pools.items():
+        qualifying, unqualified = self._qualifying(queue, req, ws)
+        decision.exclude("skill", sum(pool.live for pool in unqualified))
+        plain = not item.declines and item.affinity_agent is None
+        candidates = decision.candidates
+        for rank, pool in qualifying:
             if pool.live <= 0:
                 continue
-            rank = self.sigs.rank(req, sig, match, method)
-            if rank is None:
-                decision.exclude("skill", pool.live)
-                continue
-            entry = pool.first(valid, fits)
-            if entry is not None:
-                decision.candidates.append(((*rank, *entry[0]), entry[2]))
+            entries = pool.entries
+            # Fast path: the live head fits (the common case), checked inline.
+            while entries:
+                key, version, agent_id = entries[0]
+                agent = agents.get(agent_id)
+                if agent is None or agent.version != version:
+                    heapq.heappop(entries)
+                    continue
+                if (
+                    plain
+                    and agent.presence in allowed
+                    and agent.capacity_units - agent.used_units >= req.units
+                    and (not req.profiles or self.room_for(agent, 0, req.profiles) is None)
+                ):
+                    candidates.append(((*rank, *key), agent_id))
+                    entries = None
+                break
+            if entries:
+                entry = pool.first(self.agent_entry_valid, fits)
+                if entry is not None:
+                    candidates.append(((*rank, *entry[0]), entry[2]))
         for agent_id, reason in refused.items():
             decision.exclude(reason, 1, [agent_id])
         self._count_unready(queue, decision)
-        if decision.candidates:
-            decision.winner = min(decision.candidates)[1]
+        if candidates:
+            decision.winner = min(candidates)[1]
+
+    def _qualifying(
+        self, queue: QueueRuntime, req: matching.Requirement, ws: plans.WorkstreamPlan
+    ) -> tuple[list[tuple[tuple[Any, ...], LazyHeap]], list[LazyHeap]]:
+        """The queue's pools whose signature qualifies for ``req``, with their rank; cached per queue
+        until a pool is added."""
+        key = (req, ws.cfg.skill_match)
+        found = queue.matches.get(key)
+        if found is None:
+            qualifying, unqualified = [], []
+            for sig, pool in queue.pools.items():
+                rank = self.sigs.rank(req, sig, ws.cfg.skill_match, queue.method)
+                if rank is None:
+                    unqualified.append(pool)
+                else:
+                    qualifying.append((rank, pool))
+            found = queue.matches[key] = (qualifying, unqualified)
+        return found
 
     def _count_unready(self, queue: QueueRuntime, decision: Decision) -> None:
         """Members not in any pool: excluded by presence, or by capacity while present (R43 counts)."""
@@ -231,13 +269,14 @@ class Dispatcher:
 
     def method_key(self, agent: AgentState, queue: QueueRuntime) -> tuple[Any, ...]:
         """The agent's key in ``queue``'s pool (R17)."""
+        name = queue.name
         return matching.method_key(
             queue.method,
-            agent_id=agent.id,
-            free_units=agent.free_units,
-            joined=agent.queues.get(queue.name, 0.0),
-            last_assigned=agent.last_assigned.get(queue.name),
-            last_release=agent.last_release,
+            agent.id,
+            agent.capacity_units - agent.used_units,
+            agent.queues.get(name, 0.0),
+            agent.last_assigned.get(name),
+            agent.last_release,
         )
 
     def _custom(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
@@ -269,24 +308,17 @@ class Dispatcher:
     def _custom_key(
         self, rule: plans.CustomRulePlan, agent: AgentState, queue: QueueRuntime
     ) -> tuple[Any, ...]:
-        tie = matching.method_key(
-            model.Method.ROUND_ROBIN,
-            agent_id=agent.id,
-            free_units=agent.free_units,
-            joined=agent.queues.get(queue.name, 0.0),
-            last_assigned=agent.last_assigned.get(queue.name),
-            last_release=agent.last_release,
+        name = queue.name
+        args = (
+            agent.id,
+            agent.free_units,
+            agent.queues.get(name, 0.0),
+            agent.last_assigned.get(name),
+            agent.last_release,
         )
+        tie = matching.method_key(model.Method.ROUND_ROBIN, *args)
         if rule.method is not None:
-            built_in = matching.method_key(
-                rule.method,
-                agent_id=agent.id,
-                free_units=agent.free_units,
-                joined=agent.queues.get(queue.name, 0.0),
-                last_assigned=agent.last_assigned.get(queue.name),
-                last_release=agent.last_release,
-            )
-            return (*built_in, *tie)
+            return (*matching.method_key(rule.method, *args), *tie)
         assert rule.order_by is not None
         self.scope.agent = agent
         return (plans.order_value(rule.order_by(self.scope), rule.desc), *tie)
@@ -315,6 +347,8 @@ class Dispatcher:
         return None
 
     def _best_in_queue(self, agent: AgentState, queue: QueueRuntime) -> WorkItem | None:
+        if queue.waiting <= queue.offered:
+            return None
         sig = agent.signature
         assert isinstance(sig, matching.Signature)
         best: Entry | None = None

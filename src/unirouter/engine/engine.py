@@ -18,6 +18,7 @@ from typing import Any
 from unirouter import errors
 from unirouter.config import model
 from unirouter.engine import intake
+from unirouter.engine.events import EventType as ET
 from unirouter.engine.clock import UNIX_EPOCH, Clock
 from unirouter.engine.state import (
     WAITING_STATES,
@@ -142,7 +143,7 @@ class Engine(intake.Intake):
         if priority is not None:
             item.priority = priority
         changed = {"attributes": attributes, "priority": priority}
-        self._emit("item_updated", item=item.id, queue=item.queue, **changed)
+        self._emit(ET.ITEM_UPDATED, item=item.id, queue=item.queue, **changed)
         if item.state is ItemState.QUEUED:
             self._rekey(item)
             self._try_assign(item)
@@ -182,7 +183,7 @@ class Engine(intake.Intake):
         offer = self._open_offer(offer_id, agent)
         item = self._items[offer.item]
         self._end_offer(offer, OfferStatus.ACCEPTED)
-        self._emit("offer_accepted", item=item.id, agent=agent, queue=item.queue, offer=offer.id)
+        self._emit(ET.OFFER_ACCEPTED, item=item.id, agent=agent, queue=item.queue, offer=offer.id)
         self._assign(item, self._agents[agent], reserved=True, forced=False)
         self._settle()
         return item
@@ -198,8 +199,7 @@ class Engine(intake.Intake):
                 f"offers of workstream {item.workstream} cannot be declined (R27)", offer=offer_id
             )
         self._end_offer(offer, OfferStatus.DECLINED)
-        self._emit(
-            "offer_declined", item=item.id, agent=agent, queue=item.queue, offer=offer.id,
+        self._emit(ET.OFFER_DECLINED, item=item.id, agent=agent, queue=item.queue, offer=offer.id,
             reason=reason,
         )  # fmt: skip
         self._offer_refused(item, self._agents[agent], ws.offer.on_decline_presence)
@@ -340,7 +340,7 @@ class Engine(intake.Intake):
         who.connected = False
         who.disconnected_at = self._now
         who.presence_before_disconnect = (who.presence, who.label, who.manual)
-        self._emit("agent_disconnected", agent=agent)
+        self._emit(ET.AGENT_DISCONNECTED, agent=agent)
         self._set_presence(who, P.OFFLINE, label=None, manual=False, force=True)
         self._set_agent_timer(who, "reconnect", self._now + RECONNECT_GRACE_S)
         self._settle()
@@ -352,7 +352,7 @@ class Engine(intake.Intake):
         if who.connected:
             raise errors.Conflict(f"agent {agent} is connected already", agent=agent)
         who.connected = True
-        self._emit("agent_connected", agent=agent)
+        self._emit(ET.AGENT_CONNECTED, agent=agent)
         self._cancel_agent_timer(who, "reconnect")
         previous = who.presence_before_disconnect
         who.presence_before_disconnect = None

@@ -13,6 +13,7 @@ from typing import Any
 from unirouter import calendars, errors, expressions
 from unirouter.config import model
 from unirouter.engine import matching, plans, work
+from unirouter.engine.events import EventType as ET
 from unirouter.engine.clock import Clock
 from unirouter.engine.queues import QueueRuntime
 from unirouter.engine.state import AgentState, CloseReason, ItemState, WorkItem
@@ -44,7 +45,7 @@ class Intake(work.Work):
         d = self._dispatch
         d.queues, d.workstreams = self._queues, self._workstreams
         d.custom = {n: plans.custom_plans(q) for n, q in config.queues.items()}
-        self._emit("config_applied", version=self._version)
+        self._emit(ET.CONFIG_APPLIED, version=self._version)
         self._install_agents(config)
         self._reindex_items()
         for agent in self._agents.values():
@@ -110,8 +111,7 @@ class Intake(work.Work):
         if fresh:
             agent.manual = agent.presence in MANUAL_DEFAULTS
             agent.offline_since = self._now if agent.presence is P.OFFLINE else None
-            self._emit(
-                "presence_changed", agent=agent_id, presence=agent.presence.value, label=None,
+            self._emit(ET.PRESENCE_CHANGED, agent=agent_id, presence=agent.presence, label=None,
                 manual=False,
             )  # fmt: skip
 
@@ -141,12 +141,12 @@ class Intake(work.Work):
                 self._trace(item, "config", moved_to=fallback, reason="queue removed")
                 item.queue = fallback
             queue = self._queues[item.queue]
+            queue.waiting += 1
             if item.state is ItemState.OFFERED:
-                queue.waiting += 1
                 queue.offered += 1
-                continue
-            item.state = ItemState.ROUTING
-            self._enqueue(item, queue, announce=False)
+            else:
+                item.slot = None
+                self._index(item, queue)
 
     # -- intake pipeline (R1–R5, R12, R37) -------------------------------------------------------------
 
@@ -162,9 +162,8 @@ class Intake(work.Work):
         return item
 
     def _emit_created(self, item: WorkItem) -> None:
-        self._emit(
-            "item_created", item=item.id, external_id=item.external_id, workstream=item.workstream,
-            channel=item.channel, kind=item.kind.value, priority=item.priority, units=item.units,
+        self._emit(ET.ITEM_CREATED, item=item.id, external_id=item.external_id, workstream=item.workstream,
+            channel=item.channel, kind=item.kind, priority=item.priority, units=item.units,
         )  # fmt: skip
         self._trace(item, "intake", workstream=item.workstream, external_id=item.external_id)
 
@@ -172,7 +171,7 @@ class Intake(work.Work):
         """R37: a future ``available_at`` waits as scheduled and starts by the timer exactly."""
         item.state = ItemState.SCHEDULED
         assert item.available_at is not None
-        self._emit("item_scheduled", item=item.id, available_at=item.available_at)
+        self._emit(ET.ITEM_SCHEDULED, item=item.id, available_at=item.available_at)
         self._set_item_timer(item, "scheduled", item.available_at)
 
     def _start_routing(self, item: WorkItem) -> None:
@@ -202,7 +201,7 @@ class Intake(work.Work):
                 if rule.when(scope):
                     applied.append({"ruleset": name, "rule": index, **_apply_rule(item, rule.rule)})
                     break
-        self._emit("item_classified", item=item.id, applied=applied)
+        self._emit(ET.ITEM_CLASSIFIED, item=item.id, applied=applied)
         self._trace(item, "classification", applied=applied)
 
     def _route(self, item: WorkItem, ws: plans.WorkstreamPlan) -> tuple[str, int | None, str]:
@@ -230,10 +229,11 @@ class Intake(work.Work):
         item.route_rule = index
         if route.steps:
             item.skills = tuple(route.steps[0].skills)
+            item.group = None
         return target
 
     def _route_to(self, item: WorkItem, queue: str, *, rule: int | None, reason: str) -> None:
-        self._emit("item_routed", item=item.id, queue=queue, rule=rule, reason=reason)
+        self._emit(ET.ITEM_ROUTED, item=item.id, queue=queue, rule=rule, reason=reason)
         self._trace(item, "route", queue=queue, rule=rule, reason=reason)
 
     # -- overflow (R12, R13, R15) -----------------------------------------------------------------------
@@ -281,8 +281,7 @@ class Intake(work.Work):
         self, item: WorkItem, queue: QueueRuntime, condition: str, rule: model.OverflowRule
     ) -> None:
         action, target = rule.action_kind
-        self._emit(
-            "item_overflowed", item=item.id, queue=queue.name, condition=condition, action=action,
+        self._emit(ET.ITEM_OVERFLOWED, item=item.id, queue=queue.name, condition=condition, action=action,
             target=target,
         )  # fmt: skip
         self._trace(item, "overflow", queue=queue.name, condition=condition, action=action, target=target)
@@ -301,7 +300,7 @@ class Intake(work.Work):
     def _move_to_queue(self, item: WorkItem, source: str | None, queue: QueueRuntime) -> None:
         """Leave the current queue (if any) and enter ``queue``, keeping the routing time (R6)."""
         self._detach(item)
-        self._emit("item_transferred", item=item.id, queue=queue.name, **{"from": source, "to": queue.name})
+        self._emit(ET.ITEM_TRANSFERRED, item=item.id, queue=queue.name, **{"from": source, "to": queue.name})
         item.state = ItemState.ROUTING
         self._enqueue(item, queue)
 
@@ -354,12 +353,15 @@ def _apply_rule(item: WorkItem, rule: model.ClassRule) -> dict[str, Any]:
         out["set"] = dict(rule.set)
     if rule.skills:
         item.skills = (*item.skills, *rule.skills)
+        item.group = None
         out["skills"] = [s.name for s in rule.skills]
     if rule.profiles:
         item.profiles = tuple(dict.fromkeys([*item.profiles, *rule.profiles]))
+        item.group = None
         out["profiles"] = list(rule.profiles)
     if rule.units is not None:
         item.units = rule.units
+        item.group = None
         out["units"] = rule.units
     return out
 

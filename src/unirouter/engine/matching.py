@@ -24,9 +24,12 @@ __all__ = [
 INF = float("inf")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Signature:
-    """What makes agents interchangeable for skill and profile checks."""
+    """What makes agents interchangeable for skill and profile checks.
+
+    Interned by :class:`SignatureTable`, so identity is equality and hashing costs nothing.
+    """
 
     skills: frozenset[tuple[str, int]]
     profiles: frozenset[str]
@@ -38,9 +41,12 @@ class Signature:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Requirement:
-    """What an item needs from an agent: skills (name, level, optional), units and profiles."""
+    """What an item needs from an agent: skills (name, level, optional), units and profiles.
+
+    Interned by :meth:`of`, so identity is equality and hashing costs nothing.
+    """
 
     skills: tuple[tuple[str, int, bool], ...]
     units: int
@@ -49,7 +55,14 @@ class Requirement:
     @staticmethod
     def of(skills: Iterable[model.SkillReq], units: int, profiles: Iterable[str]) -> Requirement:
         norm = tuple(sorted((s.name, s.level, s.optional) for s in skills))
-        return Requirement(norm, units, tuple(sorted(set(profiles))))
+        key = (norm, units, tuple(sorted(set(profiles))))
+        found = _REQUIREMENTS.get(key)
+        if found is None:
+            found = _REQUIREMENTS[key] = Requirement(*key)
+        return found
+
+
+_REQUIREMENTS: dict[tuple[Any, ...], Requirement] = {}
 
 
 class SignatureTable:
@@ -58,12 +71,15 @@ class SignatureTable:
     __slots__ = ("_cache", "_sigs")
 
     def __init__(self) -> None:
-        self._sigs: dict[Signature, Signature] = {}
+        self._sigs: dict[tuple[frozenset[tuple[str, int]], frozenset[str]], Signature] = {}
         self._cache: dict[tuple[Requirement, Signature, str, str], tuple[Any, ...] | None] = {}
 
     def intern(self, skills: dict[str, int], profiles: Iterable[str]) -> Signature:
-        sig = Signature(frozenset(skills.items()), frozenset(profiles))
-        return self._sigs.setdefault(sig, sig)
+        key = (frozenset(skills.items()), frozenset(profiles))
+        sig = self._sigs.get(key)
+        if sig is None:
+            sig = self._sigs[key] = Signature(*key)
+        return sig
 
     def rank(
         self, req: Requirement, sig: Signature, match: model.SkillMatch, method: model.Method
@@ -123,7 +139,6 @@ def _closeness(req: Requirement, sig: Signature) -> tuple[int, int]:
 
 def method_key(
     method: model.Method,
-    *,
     agent_id: str,
     free_units: int,
     joined: float,
@@ -138,8 +153,12 @@ def method_key(
     rr: tuple[Any, ...] = (
         (0, joined, agent_id) if last_assigned is None else (1, last_assigned, agent_id)
     )
-    if method is model.Method.HIGHEST_CAPACITY:
+    if method is HIGHEST_CAPACITY:
         return (-free_units, *rr)
-    if method is model.Method.LEAST_ACTIVE:
+    if method is LEAST_ACTIVE:
         return ((0, 0.0) if last_release is None else (1, last_release), *rr)
     return rr
+
+
+HIGHEST_CAPACITY = model.Method.HIGHEST_CAPACITY
+LEAST_ACTIVE = model.Method.LEAST_ACTIVE

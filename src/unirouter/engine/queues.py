@@ -88,6 +88,7 @@ class QueueRuntime:
         "calendar",
         "cfg",
         "groups",
+        "matches",
         "members",
         "method",
         "min_units",
@@ -106,7 +107,8 @@ class QueueRuntime:
         self.calendar = calendar
         self.members: dict[str, float] = {}
         self.pools: dict[matching.Signature, LazyHeap] = {}
-        self.groups: dict[matching.Requirement, LazyHeap] = {}
+        self.groups: dict[tuple[str, matching.Requirement], LazyHeap] = {}
+        self.matches: dict[Any, Any] = {}
         self.allowed: frozenset[model.BasePresence] = frozenset(
             {model.BasePresence.AVAILABLE, model.BasePresence.BUSY}
         )
@@ -125,9 +127,10 @@ class QueueRuntime:
         heap = self.pools.get(sig)
         if heap is None:
             heap = self.pools[sig] = LazyHeap()
+            self.matches.clear()
         return heap
 
-    def group(self, req: matching.Requirement) -> LazyHeap:
+    def group(self, req: tuple[str, matching.Requirement]) -> LazyHeap:
         heap = self.groups.get(req)
         if heap is None:
             heap = self.groups[req] = LazyHeap()

@@ -124,6 +124,7 @@ class WorkItem:
         "relax_step",
         "route_rule",
         "skills",
+        "slot",
         "state",
         "timers",
         "times",
@@ -178,6 +179,7 @@ class WorkItem:
         self.route_rule: int | None = None
         self.relax_step = 0
         self.group: object = None
+        self.slot: Any = None
         self.order_key: tuple[Any, ...] = ()
         self.version = 0
         self.config_version = 0

@@ -14,6 +14,7 @@ from typing import Any
 from unirouter import expressions
 from unirouter.config import model
 from unirouter.engine import base, matching, plans
+from unirouter.engine.events import EventType as ET
 from unirouter.engine.clock import Clock
 from unirouter.engine.queues import QueueRuntime
 from unirouter.engine.state import (
@@ -29,6 +30,8 @@ from unirouter.engine.timers import TimerKind
 __all__ = ["Work"]
 
 P = model.BasePresence
+OFFLINE = P.OFFLINE
+QUEUED = ItemState.QUEUED
 
 
 class Work(base.Base):
@@ -63,7 +66,7 @@ class Work(base.Base):
         queue.waiting += 1
         self._index(item, queue)
         if announce:
-            self._emit("item_queued", item=item.id, queue=queue.name)
+            self._emit(ET.ITEM_QUEUED, item=item.id, queue=queue.name)
         self._arm_waiting_timers(item, queue, ttl_at)
         self._try_assign(item)
 
@@ -95,22 +98,22 @@ class Work(base.Base):
 
     def _index(self, item: WorkItem, queue: QueueRuntime) -> None:
         """Put the item in its requirement group, ordered by the queue order (R6–R9)."""
-        req = matching.Requirement.of(item.skills, item.units, item.profiles)
-        item.group = req
+        req = item.group
+        if not isinstance(req, matching.Requirement):
+            req = item.group = matching.Requirement.of(item.skills, item.units, item.profiles)
         item.order_key = self._order_key(item, queue)
         item.version += 1
         group = queue.group((item.workstream, req))
         group.live += 1
+        item.slot = group
         group.push(item.order_key, item.version, item.id)
         group.compact(self._dispatch.item_entry_valid)
 
     def _unindex(self, item: WorkItem) -> None:
         """Leave the requirement group (lazily: the entry goes stale)."""
-        queue = self._queues.get(item.queue or "")
-        if queue is not None and isinstance(item.group, matching.Requirement):
-            group = queue.groups.get((item.workstream, item.group))
-            if group is not None:
-                group.live -= 1
+        if item.slot is not None:
+            item.slot.live -= 1
+            item.slot = None
         item.version += 1
 
     def _rekey(self, item: WorkItem) -> None:
@@ -173,8 +176,7 @@ class Work(base.Base):
         agent.offers.add(offer.id)
         self._hold(item, agent)
         offer.timer = self._timers.set(offer.expires_at, TimerKind.OFFER_EXPIRY, offer.id)
-        self._emit(
-            "offer_made", item=item.id, agent=agent.id, queue=queue.name, offer=offer.id,
+        self._emit(ET.OFFER_MADE, item=item.id, agent=agent.id, queue=queue.name, offer=offer.id,
             expires_at=offer.expires_at,
         )  # fmt: skip
         self._changed(agent)
@@ -218,7 +220,7 @@ class Work(base.Base):
             return
         item = self._items[offer.item]
         self._end_offer(offer, OfferStatus.EXPIRED)
-        self._emit("offer_expired", item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
+        self._emit(ET.OFFER_EXPIRED, item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
         agent = self._agents.get(offer.agent) or self._retired[offer.agent]
         ws = self._workstreams[item.workstream].cfg
         if not ws.offer.rejectable:
@@ -230,7 +232,7 @@ class Work(base.Base):
         """R40: an offer in flight is withdrawn and its capacity released."""
         item = self._items[offer.item]
         self._end_offer(offer, OfferStatus.WITHDRAWN)
-        self._emit("offer_withdrawn", item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
+        self._emit(ET.OFFER_WITHDRAWN, item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
         agent = self._agents.get(offer.agent) or self._retired[offer.agent]
         self._release(item, agent, record=False)
         self._changed(agent)
@@ -262,8 +264,7 @@ class Work(base.Base):
             agent.last_assigned[queue.name] = self._now
         if agent.manual and agent.presence in (P.AVAILABLE, P.BUSY):
             agent.manual = False
-        self._emit(
-            "item_assigned", item=item.id, agent=agent.id, queue=item.queue, forced=forced,
+        self._emit(ET.ITEM_ASSIGNED, item=item.id, agent=agent.id, queue=item.queue, forced=forced,
             units=item.units,
         )  # fmt: skip
         self._trace(item, "assigned", agent=agent.id, forced=forced)
@@ -303,7 +304,7 @@ class Work(base.Base):
             )
         source = item.agent
         self._detach(item)
-        self._emit("item_transferred", item=item.id, agent=agent.id, queue=item.queue,
+        self._emit(ET.ITEM_TRANSFERRED, item=item.id, agent=agent.id, queue=item.queue,
                    **{"from": source, "to": agent.id})  # fmt: skip
         if item.state is not ItemState.QUEUED:
             item.state = ItemState.QUEUED
@@ -334,8 +335,8 @@ class Work(base.Base):
         self._cancel_item_timers(item)
         item.state, item.close_reason = ItemState.CLOSED, reason
         item.agent = agent_id
-        self._emit("item_closed", item=item.id, agent=agent_id, queue=item.queue, reason=reason.value)
-        self._trace(item, "closed", reason=reason.value)
+        self._emit(ET.ITEM_CLOSED, item=item.id, agent=agent_id, queue=item.queue, reason=reason)
+        self._trace(item, "closed", reason=reason)
 
     def _record_handle_time(self, item: WorkItem) -> None:
         queue = self._queues.get(item.queue or "")
@@ -347,7 +348,7 @@ class Work(base.Base):
         agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
         agent.active.discard(item.id)
         item.state = ItemState.WRAP_UP
-        self._emit("item_wrap_up", item=item.id, agent=agent.id, queue=item.queue)
+        self._emit(ET.ITEM_WRAP_UP, item=item.id, agent=agent.id, queue=item.queue)
         block = self._workstreams[item.workstream].cfg.wrap_up.block
         if block == "none" or block == 0:
             self._release(item, agent, record=True)
@@ -362,7 +363,7 @@ class Work(base.Base):
         self._release(item, agent, record=True)
         item.state = ItemState.PARKED
         item.affinity_agent = agent.id
-        self._emit("item_parked", item=item.id, agent=agent.id, queue=item.queue)
+        self._emit(ET.ITEM_PARKED, item=item.id, agent=agent.id, queue=item.queue)
         idle = self._workstreams[item.workstream].cfg.auto_close_idle_s
         if idle is not None:
             self._set_item_timer(item, "auto_close", self._now + idle)
@@ -377,7 +378,7 @@ class Work(base.Base):
         item.waiting_since = self._now
         affinity = self._workstreams[item.workstream].cfg.affinity
         item.affinity_agent = last if affinity.enabled and self._within_grace(last, affinity.grace_s) else None
-        self._emit("item_resumed", item=item.id, queue=item.queue, affinity=item.affinity_agent)
+        self._emit(ET.ITEM_RESUMED, item=item.id, queue=item.queue, affinity=item.affinity_agent)
         item.state = ItemState.ROUTING
         self._enqueue(item, self._queues[item.queue or ""])
         if item.affinity_agent is not None and item.state is ItemState.QUEUED:
@@ -433,7 +434,7 @@ class Work(base.Base):
                 agent.profile_used[name] = agent.profile_used.get(name, 0) - 1
         if record:
             agent.last_release = self._now
-            self._emit("capacity_released", item=item.id, agent=agent.id, units=item.units)
+            self._emit(ET.CAPACITY_RELEASED, item=item.id, agent=agent.id, units=item.units)
 
     # -- presence (R32, R35) ---------------------------------------------------------------------------------
 
@@ -446,27 +447,37 @@ class Work(base.Base):
         manual: bool,
         force: bool = False,
     ) -> None:
+        """A presence set by hand or by a system rule (R26, R32, R35); then reindex the agent."""
+        self._apply_presence(agent, presence, label=label, manual=manual, force=force)
+        self._changed(agent)
+
+    def _apply_presence(
+        self,
+        agent: AgentState,
+        presence: model.BasePresence,
+        *,
+        label: str | None,
+        manual: bool,
+        force: bool = False,
+    ) -> None:
+        """Record a presence and keep the per-queue staffed counts (R12 no_agents, EWT) in step."""
         old = agent.presence
         agent.manual = manual
         if presence is old and label == agent.label and not force:
-            self._changed(agent)
             return
-        for name in agent.queues:
-            allowed = self._queues[name].allowed
-            self._queues[name].present += (presence in allowed) - (old in allowed)
+        if presence is not old:
+            for name in agent.queues:
+                queue = self._queues[name]
+                queue.present += (presence in queue.allowed) - (old in queue.allowed)
         agent.presence, agent.label = presence, label
-        if presence is P.OFFLINE and old is not P.OFFLINE:
+        if presence is OFFLINE and old is not OFFLINE:
             agent.offline_since = self._now
-        elif presence is not P.OFFLINE:
+        elif presence is not OFFLINE:
             agent.offline_since = None
-        if presence is not old or label is not None or force:
-            self._emit(
-                "presence_changed", agent=agent.id, presence=presence.value, label=label,
-                manual=manual,
-            )  # fmt: skip
-        if presence is P.OFFLINE and old is not P.OFFLINE:
+        self._emit(ET.PRESENCE_CHANGED, agent=agent.id, presence=presence, label=label, manual=manual
+        )
+        if presence is OFFLINE and old is not OFFLINE:
             self._arm_affinity_for(agent)
-        self._changed(agent)
 
     def _arm_affinity_for(self, agent: AgentState) -> None:
         for item_id in list(self._affinity_waiting(agent)):
@@ -494,7 +505,7 @@ class Work(base.Base):
         else:
             new = P.BUSY
         if new is not agent.presence:
-            self._set_presence(agent, new, label=None, manual=False)
+            self._apply_presence(agent, new, label=None, manual=False)
 
     def _profiles_full(self, agent: AgentState) -> bool:
         limits = [(n, lim) for n, lim in agent.profile_limits.items() if lim >= 0]
@@ -654,6 +665,7 @@ class Work(base.Base):
             return
         item.relax_step = step
         item.skills = tuple(steps[step].skills)
+        item.group = None
         self._trace(item, "relax", step=step, skills=[s.name for s in item.skills])
         if item.state is ItemState.QUEUED:
             self._rekey(item)

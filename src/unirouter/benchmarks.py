@@ -1,0 +1,127 @@
+"""In-process engine benchmark (issue: "speed by design").
+
+Drives the real engine through submit → assign → complete with 1k, 10k and 100k agents: 20 queues,
+every agent a member of 3, 10 skills with exact matching, and load 0.9 (nine in ten agents busy when
+the measurement starts). Agents come from 30 skill profiles, as trained teams do, so pools per skill
+signature stay few. Prints items per second and the per-item cost relative to the smallest size.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from unirouter.config import model
+from unirouter.engine.clock import ManualClock
+from unirouter.engine.engine import Engine
+
+__all__ = ["EngineResult", "bench_config", "run_engine_bench"]
+
+QUEUES = 20
+SKILLS = 10
+PROFILES = 30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineResult:
+    agents: int
+    items: int
+    seconds: float
+    setup_s: float
+
+    @property
+    def items_per_s(self) -> float:
+        return self.items / self.seconds
+
+    @property
+    def us_per_item(self) -> float:
+        return 1e6 * self.seconds / self.items
+
+
+def bench_config(agents: int, seed: int = 1) -> model.Config:
+    """20 workstreams each feeding one queue; agents in 3 queues with one of 30 skill profiles."""
+    rng = random.Random(seed)
+    profiles = [
+        {f"s{k}": rng.randint(3, 9) for k in range(SKILLS) if rng.random() < 0.7} for _ in range(PROFILES)
+    ]
+    members: dict[str, list[str]] = {f"q{q}": [] for q in range(QUEUES)}
+    agent_defs: dict[str, Any] = {}
+    for n in range(agents):
+        agent_id = f"a{n:06d}"
+        agent_defs[agent_id] = {"skills": profiles[rng.randrange(PROFILES)]}
+        for q in rng.sample(range(QUEUES), 3):
+            members[f"q{q}"].append(agent_id)
+    workstreams = {
+        f"w{q}": {
+            "kind": "messaging",
+            "offer": {"auto_accept": True},
+            "wrap_up": {"block": "none"},
+            "fallback_queue": f"q{q}",
+            "route_to_queue": [{"when": "true", "queue": f"q{q}"}],
+        }
+        for q in range(QUEUES)
+    }
+    queues = {
+        f"q{q}": {"kind": "messaging", "priority": q % 3, "members": members[f"q{q}"]}
+        for q in range(QUEUES)
+    }
+    return model.Config.model_validate(
+        {
+            "skills": {f"s{k}": {"levels": 10} for k in range(SKILLS)},
+            "workstreams": workstreams,
+            "queues": queues,
+            "agents": agent_defs,
+        }
+    )
+
+
+def run_engine_bench(agents: int, items: int, *, seed: int = 1) -> EngineResult:
+    """Fill the floor to load 0.9, then measure ``items`` completions each followed by an arrival."""
+    started = time.perf_counter()
+    config = bench_config(agents, seed)
+    clock = ManualClock(0.0)
+    engine = Engine(config, clock=clock)
+    rng = random.Random(seed)
+    skills = [model.SkillReq(name=f"s{k}", level=rng.randint(1, 3)) for k in range(SKILLS)]
+    active: deque[str] = deque()
+    counter = 0
+
+    def submit() -> None:
+        nonlocal counter
+        counter += 1
+        q = rng.randrange(QUEUES)
+        item = engine.submit(
+            external_id=f"x{counter}", workstream=f"w{q}", skills=[skills[(q + counter) % SKILLS]]
+        )
+        active.append(item.id)
+
+    for _ in range(int(agents * 0.9)):
+        submit()
+    engine.drain_events()
+    setup_s = time.perf_counter() - started
+    gc.collect()
+    begin = time.perf_counter()
+    for step in range(items):
+        clock.set(1.0 + step * 0.001)
+        engine.complete(active.popleft(), wrap_up=False)
+        submit()
+        if step % 1000 == 0:
+            engine.drain_events()
+    seconds = time.perf_counter() - begin
+    return EngineResult(agents=agents, items=items, seconds=seconds, setup_s=setup_s)
+
+
+def report(results: list[EngineResult]) -> str:
+    """A side-by-side table; the ratio is each size's per-item cost over the smallest size's."""
+    base = results[0].us_per_item
+    lines = [f"{'agents':>8} {'items':>8} {'items/s':>10} {'us/item':>9} {'cost ratio':>10} {'setup s':>8}"]
+    for r in results:
+        lines.append(
+            f"{r.agents:>8} {r.items:>8} {r.items_per_s:>10.0f} {r.us_per_item:>9.1f}"
+            f" {r.us_per_item / base:>10.2f} {r.setup_s:>8.1f}"
+        )
+    return "\n".join(lines)
