@@ -54,7 +54,9 @@ def parse_config(text: str) -> Any:
 def rig() -> Callable[..., Rig]:
     """Build a :class:`Rig` from YAML text: ``rig(text, t0=0.0, epoch=UNIX_EPOCH)``."""
 
-    def build(text: str, *, t0: float = 0.0, epoch: datetime = UNIX_EPOCH, trace: bool = True) -> Rig:
+    def build(
+        text: str, *, t0: float = 0.0, epoch: datetime = UNIX_EPOCH, trace: bool = True
+    ) -> Rig:
         clock = ManualClock(t0)
         engine = Engine(parse_config(text), clock=clock, epoch=epoch, trace=trace)
         made = Rig(engine, clock, [])

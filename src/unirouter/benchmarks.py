@@ -46,7 +46,8 @@ def bench_config(agents: int, seed: int = 1) -> model.Config:
     """20 workstreams each feeding one queue; agents in 3 queues with one of 30 skill profiles."""
     rng = random.Random(seed)
     profiles = [
-        {f"s{k}": rng.randint(3, 9) for k in range(SKILLS) if rng.random() < 0.7} for _ in range(PROFILES)
+        {f"s{k}": rng.randint(3, 9) for k in range(SKILLS) if rng.random() < 0.7}
+        for _ in range(PROFILES)
     ]
     members: dict[str, list[str]] = {f"q{q}": [] for q in range(QUEUES)}
     agent_defs: dict[str, Any] = {}
@@ -118,7 +119,9 @@ def run_engine_bench(agents: int, items: int, *, seed: int = 1) -> EngineResult:
 def report(results: list[EngineResult]) -> str:
     """A side-by-side table; the ratio is each size's per-item cost over the smallest size's."""
     base = results[0].us_per_item
-    lines = [f"{'agents':>8} {'items':>8} {'items/s':>10} {'us/item':>9} {'cost ratio':>10} {'setup s':>8}"]
+    lines = [
+        f"{'agents':>8} {'items':>8} {'items/s':>10} {'us/item':>9} {'cost ratio':>10} {'setup s':>8}"
+    ]
     for r in results:
         lines.append(
             f"{r.agents:>8} {r.items:>8} {r.items_per_s:>10.0f} {r.us_per_item:>9.1f}"

@@ -6,11 +6,12 @@ each layer adds one part of the state machine over the same records.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from unirouter import calendars, errors
+from unirouter import calendars, errors, expressions
 from unirouter.config import model
 from unirouter.engine import dispatch, matching, plans
 from unirouter.engine.clock import Clock
@@ -27,8 +28,14 @@ TRACE_LIMIT = 200
 class Base:
     """Records, indexes, the event log and the timers of one engine."""
 
-    def __init__(self, *, clock: Clock, epoch: datetime, trace: bool) -> None:
+    def __init__(
+        self, *, clock: Clock, epoch: datetime, trace: bool, retain_closed: int | None
+    ) -> None:
         self._clock = clock
+        self._retain_closed = retain_closed
+        self._closed_ids: deque[str] = deque()
+        self._ended_offers: deque[str] = deque()
+        self._scope = expressions.Scope()
         self._epoch = epoch
         self._tracing = trace
         self._now = clock.now()
@@ -46,7 +53,9 @@ class Base:
         self._calendars: dict[str, calendars.Calendar] = {}
         self._joined: dict[tuple[str, str], float] = {}
         self._sigs = matching.SignatureTable()
-        self._dispatch = dispatch.Dispatcher(agents=self._agents, items=self._items, sigs=self._sigs)
+        self._dispatch = dispatch.Dispatcher(
+            agents=self._agents, items=self._items, sigs=self._sigs
+        )
         self._woken: dict[str, None] = {}
         self._version = 0
         self._item_counter = 0
@@ -119,7 +128,7 @@ class Base:
             "ewt_s": queue.ewt(),
             "members": len(queue.members),
             "staffed": queue.present,
-            "ready": sum(pool.live for pool in queue.pools.values()),
+            "ready": queue.ready,
         }
 
     def waiting_items(self, queue: str) -> list[WorkItem]:
@@ -218,6 +227,18 @@ class Base:
 
     def _cancel_agent_timer(self, agent: AgentState, name: str) -> None:
         self._timers.cancel(agent.timers.pop(name, None))
+
+    def _forget_closed(self, item: WorkItem) -> None:
+        """Keep at most ``retain_closed`` closed items in memory; the event log keeps the rest."""
+        limit = self._retain_closed
+        if limit is None:
+            return
+        self._closed_ids.append(item.id)
+        while len(self._closed_ids) > limit:
+            old = self._items.pop(self._closed_ids.popleft())
+            self._by_external.pop((old.workstream, old.external_id), None)
+        while len(self._ended_offers) > limit:
+            self._offers.pop(self._ended_offers.popleft(), None)
 
     def _is_waiting(self, item: WorkItem) -> bool:
         return item.state in (ItemState.QUEUED, ItemState.OFFERED)

@@ -111,9 +111,8 @@ class Dispatcher:
         if reason is not None:
             return reason
         declined = item.declines.get(agent.id)
-        if declined:
-            if declined >= ws.cfg.offer.max_declines_per_agent or pass_over:
-                return "declined"
+        if declined and (declined >= ws.cfg.offer.max_declines_per_agent or pass_over):
+            return "declined"
         if item.affinity_agent is not None and item.affinity_agent != agent.id:
             return "affinity"
         return None
@@ -166,14 +165,15 @@ class Dispatcher:
                 refused[agent_id] = reason
             return reason is None
 
-        qualifying, unqualified = self._qualifying(queue, req, ws)
-        decision.exclude("skill", sum(pool.live for pool in unqualified))
+        qualifying = self._qualifying(queue, req, ws)
+        qualified_live = 0
         plain = not item.declines and item.affinity_agent is None
         candidates = decision.candidates
         for rank, pool in qualifying:
             if pool.live <= 0:
                 continue
-            entries = pool.entries
+            qualified_live += pool.live
+            entries: list[Entry] | None = pool.entries
             # Fast path: the live head fits (the common case), checked inline.
             while entries:
                 key, version, agent_id = entries[0]
@@ -196,33 +196,31 @@ class Dispatcher:
                     candidates.append(((*rank, *entry[0]), entry[2]))
         for agent_id, reason in refused.items():
             decision.exclude(reason, 1, [agent_id])
+        decision.exclude("skill", queue.ready - qualified_live)
         self._count_unready(queue, decision)
         if candidates:
             decision.winner = min(candidates)[1]
 
     def _qualifying(
         self, queue: QueueRuntime, req: matching.Requirement, ws: plans.WorkstreamPlan
-    ) -> tuple[list[tuple[tuple[Any, ...], LazyHeap]], list[LazyHeap]]:
+    ) -> list[tuple[tuple[Any, ...], LazyHeap]]:
         """The queue's pools whose signature qualifies for ``req``, with their rank; cached per queue
         until a pool is added."""
         key = (req, ws.cfg.skill_match)
-        found = queue.matches.get(key)
+        found: list[tuple[tuple[Any, ...], LazyHeap]] | None = queue.matches.get(key)
         if found is None:
-            qualifying, unqualified = [], []
+            found = []
             for sig, pool in queue.pools.items():
                 rank = self.sigs.rank(req, sig, ws.cfg.skill_match, queue.method)
-                if rank is None:
-                    unqualified.append(pool)
-                else:
-                    qualifying.append((rank, pool))
-            found = queue.matches[key] = (qualifying, unqualified)
+                if rank is not None:
+                    found.append((rank, pool))
+            queue.matches[key] = found
         return found
 
     def _count_unready(self, queue: QueueRuntime, decision: Decision) -> None:
         """Members not in any pool: excluded by presence, or by capacity while present (R43 counts)."""
-        ready = sum(pool.live for pool in queue.pools.values())
         decision.exclude("presence", len(queue.members) - queue.present)
-        decision.exclude("capacity", queue.present - ready)
+        decision.exclude("capacity", queue.present - queue.ready)
 
     def _best_of(
         self, item: WorkItem, queue: QueueRuntime, agent_ids: tuple[str, ...], decision: Decision

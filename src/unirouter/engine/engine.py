@@ -18,8 +18,8 @@ from typing import Any
 from unirouter import errors
 from unirouter.config import model
 from unirouter.engine import intake
-from unirouter.engine.events import EventType as ET
 from unirouter.engine.clock import UNIX_EPOCH, Clock
+from unirouter.engine.events import EventType as ET
 from unirouter.engine.state import (
     WAITING_STATES,
     AgentState,
@@ -50,8 +50,11 @@ class Engine(intake.Intake):
         clock: Clock,
         epoch: datetime = UNIX_EPOCH,
         trace: bool = True,
+        retain_closed: int | None = None,
     ) -> None:
-        super().__init__(clock=clock, epoch=epoch, trace=trace)
+        """``trace`` keeps per-item traces (R43); ``retain_closed`` bounds how many closed items stay
+        readable in memory (None keeps all; a server or a long simulation sets a bound)."""
+        super().__init__(clock=clock, epoch=epoch, trace=trace, retain_closed=retain_closed)
         self._install(config)
 
     # -- intake commands -----------------------------------------------------------------------------
@@ -142,8 +145,13 @@ class Engine(intake.Intake):
             item.attributes.update(attributes)
         if priority is not None:
             item.priority = priority
-        changed = {"attributes": attributes, "priority": priority}
-        self._emit(ET.ITEM_UPDATED, item=item.id, queue=item.queue, **changed)
+        self._emit(
+            ET.ITEM_UPDATED,
+            item=item.id,
+            queue=item.queue,
+            attributes=attributes,
+            priority=priority,
+        )
         if item.state is ItemState.QUEUED:
             self._rekey(item)
             self._try_assign(item)
@@ -236,7 +244,9 @@ class Engine(intake.Intake):
         ws = self._workstreams[item.workstream]
         sig = agent.signature
         rank = self._sigs.rank(item.group, sig, ws.cfg.skill_match, queue.method)  # type: ignore[arg-type]
-        reason = "skill" if rank is None else self._dispatch.room_for(agent, item.units, item.profiles)
+        reason = (
+            "skill" if rank is None else self._dispatch.room_for(agent, item.units, item.profiles)
+        )
         if reason is not None:
             raise errors.NotEligible(
                 f"agent {agent.id} may not pick item {item.id} ({reason})",
@@ -321,7 +331,9 @@ class Engine(intake.Intake):
 
     # -- agents ----------------------------------------------------------------------------------------
 
-    def set_presence(self, agent: str, presence: model.BasePresence, *, label: str | None = None) -> None:
+    def set_presence(
+        self, agent: str, presence: model.BasePresence, *, label: str | None = None
+    ) -> None:
         """A manual presence (R32): away, offline and busy_dnd stick; available and busy last until
         the next accept or close. ``inactive`` is system-set only."""
         self._begin()
@@ -360,8 +372,8 @@ class Engine(intake.Intake):
             presence, label, manual = previous
             self._set_presence(who, presence, label=label, manual=manual, force=True)
         else:
-            self._set_presence(who, who.default_presence, label=None, manual=False, force=True)
-            self._auto_presence(who)
+            manual = who.default_presence in intake.MANUAL_DEFAULTS
+            self._set_presence(who, who.default_presence, label=None, manual=manual, force=True)
         self._settle()
 
     # -- configuration and time ---------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from unirouter import calendars, errors, expressions
+from unirouter import calendars
 from unirouter.config import model
-from unirouter.engine import matching, plans, work
-from unirouter.engine.events import EventType as ET
+from unirouter.engine import plans, work
 from unirouter.engine.clock import Clock
+from unirouter.engine.events import EventType as ET
 from unirouter.engine.queues import QueueRuntime
 from unirouter.engine.state import AgentState, CloseReason, ItemState, WorkItem
 
@@ -28,8 +28,10 @@ MANUAL_DEFAULTS = frozenset({P.AWAY, P.OFFLINE, P.BUSY_DND})
 class Intake(work.Work):
     """State, configuration install, and the path of an item from intake into a queue."""
 
-    def __init__(self, *, clock: Clock, epoch: datetime, trace: bool) -> None:
-        super().__init__(clock=clock, epoch=epoch, trace=trace)
+    def __init__(
+        self, *, clock: Clock, epoch: datetime, trace: bool, retain_closed: int | None
+    ) -> None:
+        super().__init__(clock=clock, epoch=epoch, trace=trace, retain_closed=retain_closed)
 
     # -- configuration (R41, R42) -------------------------------------------------------------------
 
@@ -38,7 +40,9 @@ class Intake(work.Work):
         self._config = config
         self._version += 1
         self._calendars = {n: calendars.Calendar.from_def(c) for n, c in config.calendars.items()}
-        self._workstreams = {n: plans.WorkstreamPlan.build(n, w) for n, w in config.workstreams.items()}
+        self._workstreams = {
+            n: plans.WorkstreamPlan.build(n, w) for n, w in config.workstreams.items()
+        }
         self._queues = {n: self._build_queue(n, q) for n, q in config.queues.items()}
         self._priority_plans = {n: plans.priority_plans(q) for n, q in config.queues.items()}
         self._derive_queue_needs()
@@ -98,7 +102,6 @@ class Intake(work.Work):
         fresh = agent is None
         if agent is None:
             agent = self._agents[agent_id] = AgentState(id=agent_id, presence=cfg.default_presence)
-            self._schedule_profile_reset(agent)
         agent.name, agent.attributes = cfg.name, dict(cfg.attributes)
         agent.skills = dict(cfg.skills)
         agent.capacity_units = cfg.capacity_units
@@ -108,6 +111,7 @@ class Intake(work.Work):
         agent.calendar = cfg.calendar
         agent.queues, agent.ready = {}, set()
         self._update_in_hours(agent)
+        self._schedule_profile_reset(agent)
         if fresh:
             agent.manual = agent.presence in MANUAL_DEFAULTS
             agent.offline_since = self._now if agent.presence is P.OFFLINE else None
@@ -121,7 +125,9 @@ class Intake(work.Work):
         limits: dict[str, int] = {}
         for name, override in wanted.items():
             profile = self._config.capacity_profiles[name]
-            limits[name] = (override if override is not None else profile.limit) if profile.blocking else -1
+            limits[name] = (
+                (override if override is not None else profile.limit) if profile.blocking else -1
+            )
         return limits
 
     def _retire_agent(self, agent: AgentState) -> None:
@@ -150,7 +156,9 @@ class Intake(work.Work):
 
     # -- intake pipeline (R1–R5, R12, R37) -------------------------------------------------------------
 
-    def _new_item(self, external_id: str, workstream: str, kind: model.Kind, item_id: str | None) -> WorkItem:
+    def _new_item(
+        self, external_id: str, workstream: str, kind: model.Kind, item_id: str | None
+    ) -> WorkItem:
         self._item_counter += 1
         ident = item_id or f"w{self._item_counter:09d}"
         item = WorkItem(id=ident, external_id=external_id, workstream=workstream, kind=kind)
@@ -194,7 +202,8 @@ class Intake(work.Work):
 
     def _classify(self, item: WorkItem, ws: plans.WorkstreamPlan) -> None:
         """R2: rulesets in order; in each, the first rule that holds applies its outputs."""
-        scope = expressions.Scope(item=item, now=self._now)
+        scope = self._scope
+        scope.item, scope.agent, scope.queue, scope.now = item, None, None, self._now
         applied: list[dict[str, Any]] = []
         for name, rules in ws.rulesets:
             for index, rule in enumerate(rules):
@@ -206,7 +215,8 @@ class Intake(work.Work):
 
     def _route(self, item: WorkItem, ws: plans.WorkstreamPlan) -> tuple[str, int | None, str]:
         """R3–R5: the first matching rule whose queue is not overflowing, else the first match."""
-        scope = expressions.Scope(item=item, now=self._now)
+        scope = self._scope
+        scope.item, scope.agent, scope.queue, scope.now = item, None, None, self._now
         first: tuple[int, plans.RoutePlan] | None = None
         for index, route in enumerate(ws.routes):
             if not route.when(scope):
@@ -220,7 +230,11 @@ class Intake(work.Work):
         if first is None:
             return ws.cfg.fallback_queue, None, "no route rule matched"
         index, route = first
-        return self._take_route(item, index, route), index, "matched; every matching queue overflows"
+        return (
+            self._take_route(item, index, route),
+            index,
+            "matched; every matching queue overflows",
+        )
 
     def _take_route(self, item: WorkItem, index: int, route: plans.RoutePlan) -> str:
         target = route.target()
@@ -284,7 +298,9 @@ class Intake(work.Work):
         self._emit(ET.ITEM_OVERFLOWED, item=item.id, queue=queue.name, condition=condition, action=action,
             target=target,
         )  # fmt: skip
-        self._trace(item, "overflow", queue=queue.name, condition=condition, action=action, target=target)
+        self._trace(
+            item, "overflow", queue=queue.name, condition=condition, action=action, target=target
+        )
         if action == "transfer":
             assert target is not None
             self._move_to_queue(item, queue.name, self._queues[target])
@@ -300,7 +316,12 @@ class Intake(work.Work):
     def _move_to_queue(self, item: WorkItem, source: str | None, queue: QueueRuntime) -> None:
         """Leave the current queue (if any) and enter ``queue``, keeping the routing time (R6)."""
         self._detach(item)
-        self._emit(ET.ITEM_TRANSFERRED, item=item.id, queue=queue.name, **{"from": source, "to": queue.name})
+        self._emit(
+            ET.ITEM_TRANSFERRED,
+            item=item.id,
+            queue=queue.name,
+            **{"from": source, "to": queue.name},
+        )
         item.state = ItemState.ROUTING
         self._enqueue(item, queue)
 
@@ -333,7 +354,7 @@ class Intake(work.Work):
         """R13: the ``waited_s`` rule ``index`` of the item's queue fired while it still waits."""
         queue = self._queues[item.queue or ""]
         rule = queue.cfg.overflow[index]
-        action, target = rule.action_kind
+        action, _target = rule.action_kind
         if action == "assign_anyway":
             return
         if item.state is ItemState.OFFERED:
@@ -346,7 +367,7 @@ def _apply_rule(item: WorkItem, rule: model.ClassRule) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in rule.set.items():
         if key == "priority":
-            item.priority = int(value)
+            item.priority = int(value)  # type: ignore[arg-type]  # validated 0..100000 (R41)
         else:
             item.attributes[key] = value
     if rule.set:
@@ -381,4 +402,3 @@ def _levels(agent: AgentState, queues: dict[str, QueueRuntime]) -> list[list[str
     for name in sorted(agent.queues):
         by_priority.setdefault(queues[name].priority, []).append(name)
     return [by_priority[p] for p in sorted(by_priority)]
-

@@ -126,7 +126,9 @@ def custom_plans(cfg: model.Queue) -> list[CustomRulePlan]:
         method = methods.get(str(rule.order_by).strip())
         order_by = None if method is not None else compile_expression(rule.order_by)
         ignore = "skills" in rule.ignore
-        plans.append(CustomRulePlan(compile_expression(rule.when), order_by, method, rule.desc, ignore))
+        plans.append(
+            CustomRulePlan(compile_expression(rule.when), order_by, method, rule.desc, ignore)
+        )
     return plans
 
 

@@ -95,8 +95,10 @@ class QueueRuntime:
         "name",
         "offered",
         "pools",
+        "post_rules",
         "present",
         "profiles",
+        "ready",
         "waiting",
     )
 
@@ -117,7 +119,14 @@ class QueueRuntime:
         self.waiting = 0
         self.offered = 0
         self.present = 0
+        self.ready = 0
         self.aht_ema: float | None = None
+        #: (rule index, seconds) of the post-queue ``waited_s`` rules (R13).
+        self.post_rules = tuple(
+            (index, float(rule.condition[1] or 0))
+            for index, rule in enumerate(cfg.overflow)
+            if rule.condition[0] == "waited_s"
+        )
 
     @property
     def priority(self) -> int:

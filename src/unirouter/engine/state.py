@@ -78,7 +78,9 @@ class Offer:
 
     __slots__ = ("agent", "expires_at", "id", "item", "made_at", "status", "timer")
 
-    def __init__(self, *, id: str, item: str, agent: str, made_at: float, expires_at: float) -> None:
+    def __init__(
+        self, *, id: str, item: str, agent: str, made_at: float, expires_at: float
+    ) -> None:
         self.id = id
         self.item = item
         self.agent = agent
@@ -94,6 +96,8 @@ class WorkItem:
     __slots__ = (
         "affinity_agent",
         "agent",
+        "aging_bonus",
+        "answered_at",
         "attributes",
         "auto_blocked",
         "available_at",
@@ -111,8 +115,10 @@ class WorkItem:
         "first_queued_at",
         "forced",
         "group",
+        "holder",
         "id",
         "kind",
+        "num",
         "offer",
         "order_key",
         "phone",
@@ -120,6 +126,7 @@ class WorkItem:
         "priority",
         "profiles",
         "queue",
+        "queue_epoch",
         "queued_at",
         "relax_step",
         "route_rule",
@@ -134,11 +141,6 @@ class WorkItem:
         "version",
         "waiting_since",
         "workstream",
-        "aging_bonus",
-        "answered_at",
-        "num",
-        "holder",
-        "queue_epoch",
     )
 
     def __init__(self, *, id: str, external_id: str, workstream: str, kind: model.Kind) -> None:

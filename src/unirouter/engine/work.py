@@ -11,11 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from unirouter import expressions
 from unirouter.config import model
 from unirouter.engine import base, matching, plans
-from unirouter.engine.events import EventType as ET
 from unirouter.engine.clock import Clock
+from unirouter.engine.events import EventType as ET
 from unirouter.engine.queues import QueueRuntime
 from unirouter.engine.state import (
     AgentState,
@@ -37,8 +36,10 @@ QUEUED = ItemState.QUEUED
 class Work(base.Base):
     """What happens to an item once it has a queue, and to the agents who take it."""
 
-    def __init__(self, *, clock: Clock, epoch: datetime, trace: bool) -> None:
-        super().__init__(clock=clock, epoch=epoch, trace=trace)
+    def __init__(
+        self, *, clock: Clock, epoch: datetime, trace: bool, retain_closed: int | None
+    ) -> None:
+        super().__init__(clock=clock, epoch=epoch, trace=trace, retain_closed=retain_closed)
 
     def _start_routing(self, item: WorkItem) -> None:
         raise NotImplementedError
@@ -70,13 +71,13 @@ class Work(base.Base):
         self._arm_waiting_timers(item, queue, ttl_at)
         self._try_assign(item)
 
-    def _arm_waiting_timers(self, item: WorkItem, queue: QueueRuntime, ttl_at: float | None) -> None:
+    def _arm_waiting_timers(
+        self, item: WorkItem, queue: QueueRuntime, ttl_at: float | None
+    ) -> None:
         if ttl_at is not None:
             self._set_item_timer(item, "ttl", ttl_at)
-        for index, rule in enumerate(queue.cfg.overflow):
-            kind, value = rule.condition
-            if kind == "waited_s":
-                self._set_item_timer(item, f"overflow:{index}", self._now + float(value or 0), index)
+        for index, seconds in queue.post_rules:
+            self._set_item_timer(item, f"overflow:{index}", self._now + seconds, index)
         aging = queue.cfg.aging
         if aging is not None:
             self._set_item_timer(item, "aging", self._now + aging.every_s)
@@ -130,7 +131,8 @@ class Work(base.Base):
         rules = self._priority_plans.get(queue.name)
         if not rules:
             return (0, *tail)
-        scope = expressions.Scope(item=item, queue=queue.name, now=self._now)
+        scope = self._scope
+        scope.item, scope.agent, scope.queue, scope.now = item, None, queue.name, self._now
         for bucket, rule in enumerate(rules):
             if rule.when(scope):
                 keys = tuple(plans.order_value(expr(scope), desc) for expr, desc in rule.keys)
@@ -184,6 +186,8 @@ class Work(base.Base):
     def _end_offer(self, offer: Offer, status: OfferStatus) -> None:
         """Every offer ends exactly once."""
         offer.status = status
+        if self._retain_closed is not None:
+            self._ended_offers.append(offer.id)
         self._timers.cancel(offer.timer)
         item = self._items[offer.item]
         item.offer = None
@@ -193,7 +197,9 @@ class Work(base.Base):
         if queue is not None:
             queue.offered -= 1
 
-    def _offer_refused(self, item: WorkItem, agent: AgentState, penalty: model.BasePresence | None) -> None:
+    def _offer_refused(
+        self, item: WorkItem, agent: AgentState, penalty: model.BasePresence | None
+    ) -> None:
         """R25, R26: back to the old place; the agent is passed over; an optional presence penalty."""
         self._release(item, agent, record=False)
         item.declines[agent.id] = item.declines.get(agent.id, 0) + 1
@@ -201,7 +207,9 @@ class Work(base.Base):
         ws = self._workstreams[item.workstream].cfg
         if item.declines_total >= ws.offer.max_declines_total and not item.auto_blocked:
             item.auto_blocked = True
-            self._trace(item, "offer", note="max_declines_total reached: no more automatic offers (R25)")
+            self._trace(
+                item, "offer", note="max_declines_total reached: no more automatic offers (R25)"
+            )
         self._requeue(item)
         if penalty is not None:
             self._set_presence(agent, penalty, label=None, manual=True)
@@ -220,7 +228,9 @@ class Work(base.Base):
             return
         item = self._items[offer.item]
         self._end_offer(offer, OfferStatus.EXPIRED)
-        self._emit(ET.OFFER_EXPIRED, item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
+        self._emit(
+            ET.OFFER_EXPIRED, item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id
+        )
         agent = self._agents.get(offer.agent) or self._retired[offer.agent]
         ws = self._workstreams[item.workstream].cfg
         if not ws.offer.rejectable:
@@ -232,7 +242,9 @@ class Work(base.Base):
         """R40: an offer in flight is withdrawn and its capacity released."""
         item = self._items[offer.item]
         self._end_offer(offer, OfferStatus.WITHDRAWN)
-        self._emit(ET.OFFER_WITHDRAWN, item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id)
+        self._emit(
+            ET.OFFER_WITHDRAWN, item=item.id, agent=offer.agent, queue=item.queue, offer=offer.id
+        )
         agent = self._agents.get(offer.agent) or self._retired[offer.agent]
         self._release(item, agent, record=False)
         self._changed(agent)
@@ -252,7 +264,7 @@ class Work(base.Base):
             self._unindex(item)
         if item.state in (ItemState.QUEUED, ItemState.OFFERED) and queue is not None:
             queue.waiting -= 1
-        self._cancel_item_timers(item, *_WAITING_TIMERS(item))
+        self._cancel_item_timers(item, *_waiting_timers(item))
         if not reserved:
             self._hold(item, agent)
         item.state, item.agent, item.forced = ItemState.ASSIGNED, agent.id, forced
@@ -271,7 +283,8 @@ class Work(base.Base):
         self._changed(agent)
 
     def _detach(self, item: WorkItem) -> None:
-        """Take the item off whatever holds it now: its queue place, its offer, or its agent."""
+        """Take the item off whatever holds it now (its queue place, its offer, or its agent) and
+        leave it in ``routing``, held by nothing and counted nowhere; the caller decides what next."""
         if item.state is ItemState.OFFERED:
             self._withdraw(self._offers[item.offer or ""], requeue=False)
         if item.state is ItemState.QUEUED:
@@ -279,13 +292,15 @@ class Work(base.Base):
             queue = self._queues.get(item.queue or "")
             if queue is not None:
                 queue.waiting -= 1
-            self._cancel_item_timers(item, *_WAITING_TIMERS(item))
+            self._cancel_item_timers(item, *_waiting_timers(item))
         elif item.state is ItemState.ASSIGNED:
             agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
             agent.active.discard(item.id)
             self._release(item, agent, record=True)
             item.agent = None
             self._changed(agent)
+        if item.state in (ItemState.QUEUED, ItemState.ASSIGNED):
+            item.state = ItemState.ROUTING
 
     def _transfer_to_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
         """R31: re-queue in a queue of the same kind; the first agent's capacity is released at once."""
@@ -304,13 +319,16 @@ class Work(base.Base):
             )
         source = item.agent
         self._detach(item)
-        self._emit(ET.ITEM_TRANSFERRED, item=item.id, agent=agent.id, queue=item.queue,
-                   **{"from": source, "to": agent.id})  # fmt: skip
-        if item.state is not ItemState.QUEUED:
-            item.state = ItemState.QUEUED
-            queue = self._queues[item.queue or ""]
-            queue.waiting += 1
-            item.version += 1
+        self._emit(
+            ET.ITEM_TRANSFERRED,
+            item=item.id,
+            agent=agent.id,
+            queue=item.queue,
+            **{"from": source, "to": agent.id},
+        )
+        # Waiting again (counted in its queue) but not indexed: only this agent is offered it.
+        item.state = ItemState.QUEUED
+        self._queues[item.queue or ""].waiting += 1
         self._offer_or_assign(item, agent)
 
     # -- ending ----------------------------------------------------------------------------------------------
@@ -337,6 +355,7 @@ class Work(base.Base):
         item.agent = agent_id
         self._emit(ET.ITEM_CLOSED, item=item.id, agent=agent_id, queue=item.queue, reason=reason)
         self._trace(item, "closed", reason=reason)
+        self._forget_closed(item)
 
     def _record_handle_time(self, item: WorkItem) -> None:
         queue = self._queues.get(item.queue or "")
@@ -377,7 +396,9 @@ class Work(base.Base):
         item.agent = None
         item.waiting_since = self._now
         affinity = self._workstreams[item.workstream].cfg.affinity
-        item.affinity_agent = last if affinity.enabled and self._within_grace(last, affinity.grace_s) else None
+        item.affinity_agent = (
+            last if affinity.enabled and self._within_grace(last, affinity.grace_s) else None
+        )
         self._emit(ET.ITEM_RESUMED, item=item.id, queue=item.queue, affinity=item.affinity_agent)
         item.state = ItemState.ROUTING
         self._enqueue(item, self._queues[item.queue or ""])
@@ -474,7 +495,8 @@ class Work(base.Base):
             agent.offline_since = self._now
         elif presence is not OFFLINE:
             agent.offline_since = None
-        self._emit(ET.PRESENCE_CHANGED, agent=agent.id, presence=presence, label=label, manual=manual
+        self._emit(
+            ET.PRESENCE_CHANGED, agent=agent.id, presence=presence, label=label, manual=manual
         )
         if presence is OFFLINE and old is not OFFLINE:
             self._arm_affinity_for(agent)
@@ -498,9 +520,9 @@ class Work(base.Base):
             return
         if agent.used_units == 0 and not agent.active and not agent.offers:
             new = P.AVAILABLE
-        elif agent.free_units <= 0 and (agent.capacity_units > 0 or agent.used_units > 0):
-            new = P.BUSY_DND
-        elif self._profiles_full(agent):
+        elif (
+            agent.free_units <= 0 and (agent.capacity_units > 0 or agent.used_units > 0)
+        ) or self._profiles_full(agent):
             new = P.BUSY_DND
         else:
             new = P.BUSY
@@ -532,11 +554,13 @@ class Work(base.Base):
                 if name not in agent.ready:
                     agent.ready.add(name)
                     pool.live += 1
+                    queue.ready += 1
                 pool.push(dispatch.method_key(agent, queue), agent.version, agent.id)
                 pool.compact(dispatch.agent_entry_valid)
             elif name in agent.ready:
                 agent.ready.discard(name)
                 pool.live -= 1
+                queue.ready -= 1
 
     def _ready(self, agent: AgentState, queue: QueueRuntime) -> bool:
         """In the queue's pool: allowed presence, room for the queue's smallest item, in hours (R16, R36)."""
@@ -581,7 +605,9 @@ class Work(base.Base):
 
     def _schedule_profile_reset(self, agent: AgentState) -> None:
         """R36: end_of_day profiles reset at the end of the agent's day (UTC midnight without calendar)."""
-        if not any(p.reset is model.Reset.END_OF_DAY for p in self._config.capacity_profiles.values()):
+        if not any(
+            p.reset is model.Reset.END_OF_DAY for p in self._config.capacity_profiles.values()
+        ):
             return
         wall = self._epoch + timedelta(seconds=self._now)
         calendar = self._calendars.get(agent.calendar or "")
@@ -589,7 +615,9 @@ class Work(base.Base):
             end = calendar.end_of_day(wall)
         else:
             end = (wall + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        self._set_agent_timer(agent, "profile_reset", self._now + max((end - wall).total_seconds(), 1.0))
+        self._set_agent_timer(
+            agent, "profile_reset", self._now + max((end - wall).total_seconds(), 1.0)
+        )
 
     def _reset_profiles(self, agent: AgentState) -> None:
         held: dict[str, int] = {}
@@ -673,9 +701,12 @@ class Work(base.Base):
         self._arm_relax(item)
 
 
-def _WAITING_TIMERS(item: WorkItem) -> list[str]:  # noqa: N802 - reads as a constant at call sites
+def _waiting_timers(item: WorkItem) -> list[str]:
     """The timers that only matter while an item waits (R8, R13, R20, R29, R39)."""
-    return [n for n in item.timers if n in ("ttl", "aging", "relax", "affinity") or n.startswith("overflow:")]
+    return [n for n in item.timers if n in _WAITING or n.startswith("overflow:")]
+
+
+_WAITING = frozenset({"ttl", "aging", "relax", "affinity"})
 
 
 _AGENT_TIMERS = {
