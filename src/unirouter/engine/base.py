@@ -119,7 +119,9 @@ class Base:
         if queue is None:
             raise errors.NotFound(f"no queue {name}", queue=name)
         waiting = [i for i in self._waiting_in(queue)]
-        oldest = min((i.queued_at or self._now for i in waiting), default=None)
+        oldest = min(
+            (self._now if i.queued_at is None else i.queued_at for i in waiting), default=None
+        )
         return {
             "name": name,
             "waiting": queue.waiting,
@@ -193,17 +195,18 @@ class Base:
 
     def _begin(self) -> None:
         """Start a command: bring the engine to the clock's time, firing due timers in order."""
-        now = self._clock.now()
+        now = float(self._clock.now())
         while True:
-            entry = self._timers.pop_due(now)
-            if entry is None:
+            due = self._timers.next_due()
+            if due is None or due > now:
                 break
-            due, _, kind, key, arg = entry
-            self._now = max(self._now, due)
-            self._fire(kind, key, arg)
+            # Every timer due at one instant fires before anyone takes work, so agents freed
+            # together compete by the queue's method (R17) rather than by timer order.
+            self._now = self._dispatch.now = max(self._now, due)
+            while (entry := self._timers.pop_due(due)) is not None:
+                self._fire(entry[2], entry[3], entry[4])
             self._settle()
-        self._now = max(self._now, now)
-        self._dispatch.now = self._now
+        self._now = self._dispatch.now = max(self._now, now)
 
     def _settle(self) -> None:
         """Give every agent that gained room its best waiting items (R21)."""

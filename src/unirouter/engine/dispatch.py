@@ -13,6 +13,7 @@ free agent and a freed agent only needs its best item.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,9 @@ from unirouter.engine.state import AgentState, ItemState, WorkItem
 __all__ = ["Decision", "Dispatcher"]
 
 Candidate = tuple[tuple[Any, ...], str]
+
+#: R25 pass-over levels, tried in this order while no agent is found.
+PASS_ALL, PASS_LAST, PASS_NONE = 2, 1, 0
 
 
 class Decision:
@@ -49,16 +53,12 @@ class Decision:
 
     def as_trace(self) -> dict[str, Any]:
         """R43: counts per exclusion reason (≤ 10 names each), the top 5 candidates with scores, winner."""
-        top = sorted(self.candidates)[:5]
+        top = sorted(self.candidates)[:5] if len(self.candidates) > 1 else self.candidates
         return {
             "winner": self.winner,
-            "candidates": [{"agent": a, "score": _score(k)} for k, a in top],
+            "candidates": [{"agent": a, "score": k} for k, a in top],
             "excluded": {r: {"count": c, "agents": n} for r, (c, n) in self.excluded.items()},
         }
-
-
-def _score(key: tuple[Any, ...]) -> list[Any]:
-    return [list(part) if isinstance(part, tuple) else part for part in key]
 
 
 class Dispatcher:
@@ -79,6 +79,7 @@ class Dispatcher:
         self.custom: dict[str, list[plans.CustomRulePlan]] = {}
         self.scope = expressions.Scope()
         self.now = 0.0
+        self.tracing = True
 
     # -- validity and fit ---------------------------------------------------------------------------
 
@@ -102,20 +103,35 @@ class Dispatcher:
                 return "profile"
         return None
 
-    def agent_may_take(self, item: WorkItem, agent: AgentState, *, pass_over: bool) -> str | None:
-        """Why ``agent`` may not take ``item`` beyond pool readiness, or None (R16, R25, R29, R30)."""
+    def agent_may_take(self, item: WorkItem, agent: AgentState, *, pass_over: int) -> str | None:
+        """Why ``agent`` may not take ``item`` beyond pool readiness, or None (R16, R25, R29, R30).
+
+        ``pass_over`` (R25): ``ALL`` passes over every agent who declined the item, ``LAST`` only the
+        one who declined last, ``NONE`` nobody below ``max_declines_per_agent``.
+        """
         ws = self.workstreams[item.workstream]
         if agent.presence not in ws.allowed:
             return "presence"
         reason = self.room_for(agent, item.units, item.profiles)
         if reason is not None:
             return reason
-        declined = item.declines.get(agent.id)
-        if declined and (declined >= ws.cfg.offer.max_declines_per_agent or pass_over):
+        if item.declines and self._declined(item, agent.id, pass_over):
             return "declined"
         if item.affinity_agent is not None and item.affinity_agent != agent.id:
             return "affinity"
         return None
+
+    def _declined(self, item: WorkItem, agent_id: str, pass_over: int) -> bool:
+        """R25: passed over at this level, or past ``max_declines_per_agent``."""
+        declined = item.declines.get(agent_id)
+        if not declined:
+            return False
+        limit = self.workstreams[item.workstream].cfg.offer.max_declines_per_agent
+        return (
+            declined >= limit
+            or pass_over == PASS_ALL
+            or (pass_over == PASS_LAST and item.last_decliner == agent_id)
+        )
 
     def _restricted_to(self, item: WorkItem) -> tuple[str, ...] | None:
         """Agents an item is restricted to: its affinity agent (R29) or preferred agents (R30)."""
@@ -140,16 +156,40 @@ class Dispatcher:
             if decision.winner is not None or wait:
                 return decision
             decision = Decision()
-        if queue.method is model.Method.CUSTOM:
-            self._custom(item, queue, decision)
-            return decision
-        self._from_pools(item, queue, decision, pass_over=True)
-        if decision.winner is None and item.declines:
-            self._from_pools(item, queue, decision, pass_over=False)
+        for pass_over in (PASS_ALL, PASS_LAST, PASS_NONE):
+            if queue.method is model.Method.CUSTOM:
+                self._custom(item, queue, decision, pass_over=pass_over)
+            else:
+                self._from_pools(item, queue, decision, pass_over=pass_over)
+            if decision.winner is not None or not item.declines:
+                break
+            decision = Decision()
+        if self.tracing and decision.winner is not None and queue.method is not model.Method.CUSTOM:
+            self._more_candidates(item, queue, decision)
         return decision
 
+    def _more_candidates(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
+        """R43: the top 5 candidates with scores, beyond the one head per pool a decision needs."""
+        ws = self.workstreams[item.workstream]
+        req = item.group
+        assert isinstance(req, matching.Requirement)
+        heads = sorted(decision.candidates)[:5]
+        seen = {agent_id for _, agent_id in decision.candidates}
+        fits = self._fits(item, {}, PASS_ALL)
+        by_rank = {id(pool): rank for rank, pool in self._qualifying(queue, req, ws)}
+        for _, head in heads:
+            agent = self.agents[head]
+            pool = queue.pools.get(agent.signature)
+            if pool is None or id(pool) not in by_rank:
+                continue
+            rank = by_rank[id(pool)]
+            for entry in pool.smallest(5, self.agent_entry_valid, fits):
+                if entry[2] not in seen:
+                    seen.add(entry[2])
+                    decision.candidates.append(((*rank, *entry[0]), entry[2]))
+
     def _from_pools(
-        self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: bool
+        self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: int
     ) -> None:
         """Best agent across the pools that qualify for the item's requirement (R16–R18)."""
         ws = self.workstreams[item.workstream]
@@ -158,13 +198,6 @@ class Dispatcher:
         refused: dict[str, str] = {}
         agents = self.agents
         allowed = ws.allowed
-
-        def fits(agent_id: str) -> bool:
-            reason = self.agent_may_take(item, agents[agent_id], pass_over=pass_over)
-            if reason is not None:
-                refused[agent_id] = reason
-            return reason is None
-
         qualifying = self._qualifying(queue, req, ws)
         qualified_live = 0
         plain = not item.declines and item.affinity_agent is None
@@ -191,15 +224,31 @@ class Dispatcher:
                     entries = None
                 break
             if entries:
-                entry = pool.first(self.agent_entry_valid, fits)
+                entry = pool.first(self.agent_entry_valid, self._fits(item, refused, pass_over))
                 if entry is not None:
                     candidates.append(((*rank, *entry[0]), entry[2]))
+        for agent_id in item.declines:  # R25 exclusions are known without looking at the pools
+            if agent_id not in refused and self._declined(item, agent_id, pass_over):
+                refused[agent_id] = "declined"
         for agent_id, reason in refused.items():
             decision.exclude(reason, 1, [agent_id])
         decision.exclude("skill", queue.ready - qualified_live)
         self._count_unready(queue, decision)
         if candidates:
             decision.winner = min(candidates)[1]
+
+    def _fits(
+        self, item: WorkItem, refused: dict[str, str], pass_over: int
+    ) -> Callable[[str], bool]:
+        """A pool filter for the slow path, remembering why each agent was refused (R43)."""
+
+        def fits(agent_id: str) -> bool:
+            reason = self.agent_may_take(item, self.agents[agent_id], pass_over=pass_over)
+            if reason is not None:
+                refused[agent_id] = reason
+            return reason is None
+
+        return fits
 
     def _qualifying(
         self, queue: QueueRuntime, req: matching.Requirement, ws: plans.WorkstreamPlan
@@ -220,7 +269,8 @@ class Dispatcher:
     def _count_unready(self, queue: QueueRuntime, decision: Decision) -> None:
         """Members not in any pool: excluded by presence, or by capacity while present (R43 counts)."""
         decision.exclude("presence", len(queue.members) - queue.present)
-        decision.exclude("capacity", queue.present - queue.ready)
+        for reason, agents in queue.unready.items():
+            decision.exclude(reason, len(agents), list(itertools.islice(agents, 10)))
 
     def _best_of(
         self, item: WorkItem, queue: QueueRuntime, agent_ids: tuple[str, ...], decision: Decision
@@ -231,12 +281,12 @@ class Dispatcher:
         assert isinstance(req, matching.Requirement)
         for agent_id in agent_ids:
             agent = self.agents.get(agent_id)
-            reason = self._eligible(item, queue, agent, req, ws, pass_over=False)
+            reason = self._eligible(item, queue, agent, req, ws, pass_over=PASS_NONE)
             if reason is not None:
                 decision.exclude(reason, 1, [agent_id])
                 continue
             assert agent is not None
-            rank = self.sigs.rank(req, agent.signature, ws.cfg.skill_match, queue.method)  # type: ignore[arg-type]
+            rank = self.sigs.rank(req, agent.signature, ws.cfg.skill_match, queue.method)
             assert rank is not None
             decision.candidates.append(((*rank, *self.method_key(agent, queue)), agent_id))
         if decision.candidates:
@@ -250,7 +300,7 @@ class Dispatcher:
         req: matching.Requirement,
         ws: plans.WorkstreamPlan,
         *,
-        pass_over: bool,
+        pass_over: int,
         skills: bool = True,
     ) -> str | None:
         """Every R16 check for one agent, or the reason it fails."""
@@ -277,7 +327,9 @@ class Dispatcher:
             agent.last_release,
         )
 
-    def _custom(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
+    def _custom(
+        self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: int
+    ) -> None:
         """R19: the first rule true for at least one eligible agent gives the item to its top agent.
 
         Custom rules are arbitrary expressions over agents, so this scans the queue's ready members
@@ -292,7 +344,7 @@ class Dispatcher:
         for rule in self.custom.get(queue.name, []):
             for agent in ready:
                 if self._eligible(
-                    item, queue, agent, req, ws, pass_over=True, skills=not rule.ignore_skills
+                    item, queue, agent, req, ws, pass_over=pass_over, skills=not rule.ignore_skills
                 ):
                     continue
                 scope.agent = agent
@@ -315,6 +367,10 @@ class Dispatcher:
             agent.last_release,
         )
         tie = matching.method_key(model.Method.ROUND_ROBIN, *args)
+        if rule.method is model.Method.MOST_SKILLED:
+            req = self.scope.item.group if self.scope.item is not None else None  # type: ignore[attr-defined]
+            skills = req.skills if isinstance(req, matching.Requirement) else ()
+            return (-sum(agent.skills.get(name, 0) for name, _, _ in skills), *tie)
         if rule.method is not None:
             return (*matching.method_key(rule.method, *args), *tie)
         assert rule.order_by is not None
@@ -370,7 +426,10 @@ class Dispatcher:
     def _taker(self, agent: AgentState, queue: QueueRuntime, custom: bool) -> Callable[[str], bool]:
         def takes(item_id: str) -> bool:
             item = self.items[item_id]
-            if item.auto_blocked or self.agent_may_take(item, agent, pass_over=False) is not None:
+            if (
+                item.auto_blocked
+                or self.agent_may_take(item, agent, pass_over=PASS_NONE) is not None
+            ):
                 return False
             restricted = item.preferred_agents
             if restricted and agent.id not in restricted:
@@ -383,9 +442,12 @@ class Dispatcher:
 
     def _custom_allows(self, item: WorkItem, agent: AgentState, queue: QueueRuntime) -> bool:
         """Whether a custom rule gives ``item`` to ``agent`` when ``agent`` is the only one free."""
-        decision = Decision()
-        self._custom(item, queue, decision)
-        return decision.winner == agent.id
+        for pass_over in (PASS_ALL, PASS_LAST, PASS_NONE):
+            decision = Decision()
+            self._custom(item, queue, decision, pass_over=pass_over)
+            if decision.winner is not None:
+                return decision.winner == agent.id
+        return False
 
 
 def _cross_key(item: WorkItem) -> tuple[Any, ...]:
@@ -394,5 +456,5 @@ def _cross_key(item: WorkItem) -> tuple[Any, ...]:
         0 if item.affinity_agent is not None else 1,
         -item.effective_priority,
         item.waiting_since,
-        item.num,
+        item.id,
     )

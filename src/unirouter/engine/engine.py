@@ -94,9 +94,9 @@ class Engine(intake.Intake):
         item.skills = tuple(skills or ())
         item.units = ws.cfg.capacity.units if units is None else units
         item.profiles = tuple(dict.fromkeys([*ws.cfg.capacity.profiles, *(profiles or [])]))
-        item.callback_at, item.phone, item.due_at = callback_at, phone, due_at
-        item.available_at = callback_at if available_at is None else available_at
-        item.ttl_s = ws.cfg.ttl_s if ttl_s is None else ttl_s
+        item.callback_at, item.phone, item.due_at = _seconds(callback_at), phone, _seconds(due_at)
+        item.available_at = item.callback_at if available_at is None else float(available_at)
+        item.ttl_s = _seconds(ws.cfg.ttl_s if ttl_s is None else ttl_s)
         item.preferred_agents = tuple(preferred_agents or ())
         self._emit_created(item)
         if item.available_at is not None and item.available_at > self._now:
@@ -340,6 +340,7 @@ class Engine(intake.Intake):
         who = self._agent(agent)
         if presence is P.INACTIVE:
             raise errors.InvalidCommand("inactive is set by the system only", field="presence")
+        who.held = False
         self._set_presence(who, presence, label=label, manual=True)
         self._settle()
 
@@ -351,7 +352,7 @@ class Engine(intake.Intake):
             raise errors.Conflict(f"agent {agent} is not connected", agent=agent)
         who.connected = False
         who.disconnected_at = self._now
-        who.presence_before_disconnect = (who.presence, who.label, who.manual)
+        who.presence_before_disconnect = (who.presence, who.label, who.manual, who.held)
         self._emit(ET.AGENT_DISCONNECTED, agent=agent)
         self._set_presence(who, P.OFFLINE, label=None, manual=False, force=True)
         self._set_agent_timer(who, "reconnect", self._now + RECONNECT_GRACE_S)
@@ -369,7 +370,8 @@ class Engine(intake.Intake):
         previous = who.presence_before_disconnect
         who.presence_before_disconnect = None
         if previous is not None:
-            presence, label, manual = previous
+            presence, label, manual, held = previous
+            who.held = held
             self._set_presence(who, presence, label=label, manual=manual, force=True)
         else:
             manual = who.default_presence in intake.MANUAL_DEFAULTS
@@ -431,3 +433,8 @@ class Engine(intake.Intake):
                 item=item.id,
             )
         return queue
+
+
+def _seconds(value: float | None) -> float | None:
+    """Times and durations are floats in events and timers (SPEC §6.1.1)."""
+    return None if value is None else float(value)

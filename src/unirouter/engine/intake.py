@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from unirouter import calendars
+from unirouter import calendars, errors
 from unirouter.config import model
 from unirouter.engine import plans, work
 from unirouter.engine.clock import Clock
@@ -36,7 +36,14 @@ class Intake(work.Work):
     # -- configuration (R41, R42) -------------------------------------------------------------------
 
     def _install(self, config: model.Config) -> None:
-        """Swap in a validated configuration: items keep their state, indexes are rebuilt (R42)."""
+        """Swap in a validated configuration: items keep their state, indexes are rebuilt (R42).
+
+        Refused as a whole (``ConfigError``, nothing changed) when it drops a workstream that still
+        has open items, since nothing could route them.
+        """
+        self._check_live_workstreams(config)
+        for agent_id in [a for a in self._agents if a not in config.agents]:
+            self._retire_agent(self._agents[agent_id])
         self._config = config
         self._version += 1
         self._calendars = {n: calendars.Calendar.from_def(c) for n, c in config.calendars.items()}
@@ -50,6 +57,7 @@ class Intake(work.Work):
         d.queues, d.workstreams = self._queues, self._workstreams
         d.custom = {n: plans.custom_plans(q) for n, q in config.queues.items()}
         self._emit(ET.CONFIG_APPLIED, version=self._version)
+        d.tracing = self._tracing
         self._install_agents(config)
         self._reindex_items()
         for agent in self._agents.values():
@@ -76,14 +84,28 @@ class Intake(work.Work):
             if not kinds:
                 continue
             queue.allowed = frozenset().union(*(w.allowed for w in kinds))
-            queue.min_units = min(w.cfg.capacity.units for w in kinds)
+            queue.min_units = min(_smallest_units(w.cfg) for w in kinds)
             common = set.intersection(*(set(w.cfg.capacity.profiles) for w in kinds))
             queue.profiles = tuple(sorted(common))
 
+    def _check_live_workstreams(self, config: model.Config) -> None:
+        open_by_ws: dict[str, int] = {}
+        for item in self._items.values():
+            if item.state is not ItemState.CLOSED and item.workstream not in config.workstreams:
+                open_by_ws[item.workstream] = open_by_ws.get(item.workstream, 0) + 1
+        if open_by_ws:
+            raise errors.ConfigError(
+                [
+                    errors.ConfigIssue(
+                        path=f"workstreams.{name}",
+                        message=f"{count} open item(s) still belong to this workstream; "
+                        "keep it until they close",
+                    )
+                    for name, count in sorted(open_by_ws.items())
+                ]
+            )
+
     def _install_agents(self, config: model.Config) -> None:
-        for agent_id in list(self._agents):
-            if agent_id not in config.agents:
-                self._retire_agent(self._agents[agent_id])
         for agent_id, cfg in config.agents.items():
             self._configure_agent(agent_id, cfg)
         for name, queue in self._queues.items():
@@ -98,9 +120,11 @@ class Intake(work.Work):
             self._refresh(agent)
 
     def _configure_agent(self, agent_id: str, cfg: model.AgentDef) -> None:
-        agent = self._agents.get(agent_id)
+        agent = self._agents.get(agent_id) or self._retired.pop(agent_id, None)
         fresh = agent is None
-        if agent is None:
+        if agent is not None:
+            self._agents[agent_id] = agent
+        else:
             agent = self._agents[agent_id] = AgentState(id=agent_id, presence=cfg.default_presence)
         agent.name, agent.attributes = cfg.name, dict(cfg.attributes)
         agent.skills = dict(cfg.skills)
@@ -109,7 +133,7 @@ class Intake(work.Work):
         agent.profile_limits = self._profile_limits(cfg)
         agent.signature = self._sigs.intern(agent.skills, agent.profile_limits)
         agent.calendar = cfg.calendar
-        agent.queues, agent.ready = {}, set()
+        agent.queues, agent.ready, agent.unready = {}, set(), {}
         self._update_in_hours(agent)
         self._schedule_profile_reset(agent)
         if fresh:
@@ -131,9 +155,12 @@ class Intake(work.Work):
         return limits
 
     def _retire_agent(self, agent: AgentState) -> None:
-        """An agent removed from the configuration keeps its work but joins no queue."""
+        """An agent removed from the configuration keeps its assigned work but joins no queue; its
+        open offers are withdrawn and their items wait for the new indexes (R42)."""
+        agent.queues, agent.ready, agent.unready, agent.levels = {}, set(), {}, []
+        agent.version += 1
         for offer_id in sorted(agent.offers):
-            self._withdraw(self._offers[offer_id], requeue=True)
+            self._withdraw(self._offers[offer_id], requeue=False)
         del self._agents[agent.id]
         self._retired[agent.id] = agent
 
@@ -153,6 +180,15 @@ class Intake(work.Work):
             else:
                 item.slot = None
                 self._index(item, queue)
+            self._rearm_post_queue(item, queue)
+
+    def _rearm_post_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """R13 under a new configuration: the queue's current ``waited_s`` rules, timed from entry."""
+        self._cancel_item_timers(item, *[n for n in item.timers if n.startswith("overflow:")])
+        entered = self._now if item.queued_at is None else item.queued_at
+        for index, seconds in queue.post_rules:
+            due = max(entered + seconds, self._now)
+            self._set_item_timer(item, f"overflow:{index}", due, index)
 
     # -- intake pipeline (R1–R5, R12, R37) -------------------------------------------------------------
 
@@ -195,6 +231,8 @@ class Intake(work.Work):
             queue, rule, why = ws.cfg.fallback_queue, None, f"rule error: {exc}"
         if rule is None:
             self._route_to(item, queue, rule=None, reason=why)
+            self._trace(item, "overflow", queue=queue, checked=[], skipped="fallback queue (R5)")
+            self._warn_if_memberless(item, self._queues[queue])
             self._enqueue(item, self._queues[queue])
             return
         self._route_to(item, queue, rule=rule, reason=why)
@@ -241,12 +279,14 @@ class Intake(work.Work):
         if route.split is not None:
             route.split.commit(target)
         item.route_rule = index
+        item.steps = route.steps
         if route.steps:
             item.skills = tuple(route.steps[0].skills)
             item.group = None
         return target
 
     def _route_to(self, item: WorkItem, queue: str, *, rule: int | None, reason: str) -> None:
+        item.queue = queue
         self._emit(ET.ITEM_ROUTED, item=item.id, queue=queue, rule=rule, reason=reason)
         self._trace(item, "route", queue=queue, rule=rule, reason=reason)
 
@@ -270,6 +310,8 @@ class Intake(work.Work):
             if kind == "ewt_s" and queue.ewt() > float(value or 0):
                 return kind, rule
             if kind == "no_agents" and queue.present == 0:
+                if item.kind is model.Kind.RECORD and not queue.members:
+                    continue  # R15: a record routed to a queue without members waits
                 return kind, rule
         return None
 
@@ -283,24 +325,37 @@ class Intake(work.Work):
     def _pre_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
         """R12, R15: checked once per item, after route-to-queue."""
         hit = self._overflow_condition(queue, item)
+        checked = [r.condition[0] for r in queue.cfg.overflow if not r.post_queue]
         if hit is None:
-            if not queue.members and item.kind is not model.Kind.RECORD:
-                self._trace(item, "overflow", warning=f"queue {queue.name} has no members (R15)")
+            self._trace(item, "overflow", queue=queue.name, checked=checked, condition=None)
+            self._warn_if_memberless(item, queue)
             self._enqueue(item, queue)
             return
         condition, rule = hit
-        self._overflow(item, queue, condition, rule)
+        self._overflow(item, queue, condition, rule, checked=checked)
+
+    def _warn_if_memberless(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """R15: a conversation in a queue without members waits, and the trace warns."""
+        if not queue.members and item.kind is not model.Kind.RECORD:
+            self._trace(item, "warning", warning=f"queue {queue.name} has no members (R15)")
 
     def _overflow(
-        self, item: WorkItem, queue: QueueRuntime, condition: str, rule: model.OverflowRule
+        self,
+        item: WorkItem,
+        queue: QueueRuntime,
+        condition: str,
+        rule: model.OverflowRule,
+        *,
+        checked: list[str] | None = None,
     ) -> None:
         action, target = rule.action_kind
         self._emit(ET.ITEM_OVERFLOWED, item=item.id, queue=queue.name, condition=condition, action=action,
             target=target,
         )  # fmt: skip
         self._trace(
-            item, "overflow", queue=queue.name, condition=condition, action=action, target=target
-        )
+            item, "overflow", queue=queue.name, checked=checked, condition=condition,
+            action=action, target=target,
+        )  # fmt: skip
         if action == "transfer":
             assert target is not None
             self._move_to_queue(item, queue.name, self._queues[target])
@@ -353,6 +408,8 @@ class Intake(work.Work):
     def _post_queue(self, item: WorkItem, index: int) -> None:
         """R13: the ``waited_s`` rule ``index`` of the item's queue fired while it still waits."""
         queue = self._queues[item.queue or ""]
+        if index >= len(queue.cfg.overflow) or not queue.cfg.overflow[index].post_queue:
+            return  # the rule went away with a configuration change (R42)
         rule = queue.cfg.overflow[index]
         action, _target = rule.action_kind
         if action == "assign_anyway":
@@ -385,6 +442,12 @@ def _apply_rule(item: WorkItem, rule: model.ClassRule) -> dict[str, Any]:
         item.group = None
         out["units"] = rule.units
     return out
+
+
+def _smallest_units(ws: model.Workstream) -> int:
+    """The fewest units an item of the workstream can carry, classification included (R16)."""
+    units = [r.units for rs in ws.classification for r in rs.rules if r.units is not None]
+    return min([ws.capacity.units, *units])
 
 
 def _queues_named(ws: model.Workstream) -> set[str]:

@@ -26,29 +26,39 @@ compile_expression = expressions.compile_expression
 
 
 class Split:
-    """Smooth weighted round robin over up to five queues (R4): exact within one item over time."""
+    """A percentage split over up to five queues, exact over time (R4).
 
-    __slots__ = ("current", "weights")
+    Balinski and Young's quota method: among the queues still below their upper quota
+    ``ceil((n + 1) × share)``, the next item goes to the one with the largest ``share ÷ (count + 1)``
+    (ties in the listed order). It keeps every queue within its quota, so within one item of
+    ``n × share`` after any ``n`` items; plain smooth weighted round robin does not for some five-way
+    splits. Integer arithmetic only: percentages are whole numbers summing to 100.
+    """
+
+    __slots__ = ("counts", "total", "weights")
 
     def __init__(self, weights: dict[str, int]) -> None:
         self.weights = dict(weights)
-        self.current = dict.fromkeys(weights, 0)
+        self.counts = dict.fromkeys(weights, 0)
+        self.total = 0
 
     def peek(self) -> str:
-        """The queue the next item goes to; ties by the order the split lists its queues."""
-        best, best_value = "", None
+        """The queue the next item goes to."""
+        best, best_weight, best_count = "", 0, 0
+        n1 = self.total + 1
         for name, weight in self.weights.items():
-            value = self.current[name] + weight
-            if best_value is None or value > best_value:
-                best, best_value = name, value
+            count = self.counts[name]
+            if 100 * count >= n1 * weight:
+                continue  # would pass its upper quota
+            # weight / (count + 1) > best_weight / (best_count + 1), without division
+            if not best or weight * (best_count + 1) > best_weight * (count + 1):
+                best, best_weight, best_count = name, weight, count
         return best
 
     def commit(self, chosen: str) -> None:
         """Record that ``chosen`` received an item."""
-        total = sum(self.weights.values())
-        for name, weight in self.weights.items():
-            self.current[name] += weight
-        self.current[chosen] -= total
+        self.counts[chosen] += 1
+        self.total += 1
 
 
 @dataclass(slots=True)

@@ -118,6 +118,7 @@ class WorkItem:
         "holder",
         "id",
         "kind",
+        "last_decliner",
         "num",
         "offer",
         "order_key",
@@ -133,6 +134,7 @@ class WorkItem:
         "skills",
         "slot",
         "state",
+        "steps",
         "timers",
         "times",
         "trace",
@@ -177,6 +179,8 @@ class WorkItem:
         self.answered_at: float | None = None
         self.declines: dict[str, int] = {}
         self.declines_total = 0
+        self.last_decliner: str | None = None
+        self.steps: tuple[model.RelaxStep, ...] = ()
         self.auto_blocked = False
         self.route_rule: int | None = None
         self.relax_step = 0
@@ -235,6 +239,7 @@ class AgentState:
         "connected",
         "default_presence",
         "disconnected_at",
+        "held",
         "id",
         "in_hours",
         "label",
@@ -254,6 +259,7 @@ class AgentState:
         "signature",
         "skills",
         "timers",
+        "unready",
         "used_units",
         "version",
     )
@@ -271,19 +277,25 @@ class AgentState:
         self.default_presence = presence
         self.label: str | None = None
         self.manual = False
+        #: A system-set presence (R26 penalty) that stays until the agent sets one.
+        self.held = False
         self.calendar: str | None = None
         self.in_hours = True
         self.connected = True
         self.disconnected_at: float | None = None
         self.offline_since: float | None = None
-        self.presence_before_disconnect: tuple[model.BasePresence, str | None, bool] | None = None
+        self.presence_before_disconnect: (
+            tuple[model.BasePresence, str | None, bool, bool] | None
+        ) = None
         self.queues: dict[str, float] = {}
         self.last_assigned: dict[str, float] = {}
         self.last_release: float | None = None
         self.active: set[str] = set()
         self.offers: set[str] = set()
-        self.signature: object = None
+        self.signature: Any = None  # a matching.Signature once configured
         self.ready: set[str] = set()
+        #: Why the agent is out of each queue's pools while present (R43 counts).
+        self.unready: dict[str, str] = {}
         self.levels: list[list[str]] = []
         self.version = 0
         self.timers: dict[str, int] = {}

@@ -49,7 +49,7 @@ class Timers:
     def set(self, due: float, kind: TimerKind, key: str, arg: int = 0) -> int:
         """Schedule ``(kind, key, arg)`` at ``due``; returns the handle that cancels it."""
         self._seq += 1
-        heapq.heappush(self._heap, (due, self._seq, kind, key, arg))
+        heapq.heappush(self._heap, (float(due), self._seq, kind, key, arg))
         return self._seq
 
     def cancel(self, handle: int | None) -> None:

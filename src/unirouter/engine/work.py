@@ -54,7 +54,7 @@ class Work(base.Base):
 
     def _enqueue(self, item: WorkItem, queue: QueueRuntime, *, announce: bool = True) -> None:
         """Enter ``queue`` as waiting; set its deadlines; try to assign it (R21)."""
-        ttl_at = None if item.ttl_s is None else (item.entered_routing_at or 0.0) + item.ttl_s
+        ttl_at = self._ttl_at(item)
         if ttl_at is not None and ttl_at <= self._now:
             self._close(item, CloseReason.EXPIRED)
             return
@@ -65,11 +65,36 @@ class Work(base.Base):
         if item.first_queued_at is None:
             item.first_queued_at = self._now
         queue.waiting += 1
+        if item.units < queue.min_units:
+            self._lower_min_units(queue, item.units)
         self._index(item, queue)
         if announce:
             self._emit(ET.ITEM_QUEUED, item=item.id, queue=queue.name)
+        self._trace(item, "queued", queue=queue.name)
+        if self._priority_plans.get(queue.name):
+            self._trace(item, "prioritisation", queue=queue.name, bucket=item.order_key[0])
         self._arm_waiting_timers(item, queue, ttl_at)
         self._try_assign(item)
+
+    def _ttl_at(self, item: WorkItem) -> float | None:
+        """R39: time to live counts from entering routing (or returning from parked) until the
+        item is first answered; answered work never expires."""
+        if item.ttl_s is None or item.answered_at is not None or item.entered_routing_at is None:
+            return None
+        return item.entered_routing_at + item.ttl_s
+
+    def _lower_min_units(self, queue: QueueRuntime, units: int) -> None:
+        """An item smaller than the queue's smallest expected item: admit agents with room for it.
+
+        Pools hold only agents with room for the queue's smallest item (so a decision never skips
+        over agents that fit nothing); an item that needs less lowers that bar once, re-indexing the
+        members (R16: eligible when free units ≥ the item's units).
+        """
+        queue.min_units = units
+        for agent_id in queue.members:
+            agent = self._agents.get(agent_id)
+            if agent is not None:
+                self._refresh(agent)
 
     def _arm_waiting_timers(
         self, item: WorkItem, queue: QueueRuntime, ttl_at: float | None
@@ -88,21 +113,22 @@ class Work(base.Base):
         steps = self._route_steps(item)
         nxt = item.relax_step + 1
         if nxt < len(steps):
-            due = (item.first_queued_at or self._now) + steps[nxt].after_s
+            start = self._now if item.first_queued_at is None else item.first_queued_at
+            due = start + steps[nxt].after_s
             self._set_item_timer(item, "relax", max(due, self._now), nxt)
 
     def _route_steps(self, item: WorkItem) -> tuple[model.RelaxStep, ...]:
-        ws = self._workstreams.get(item.workstream)
-        if ws is None or item.route_rule is None or item.route_rule >= len(ws.routes):
-            return ()
-        return ws.routes[item.route_rule].steps
+        """The relaxation steps of the rule that routed the item, kept on the item (R20, R42)."""
+        return item.steps
 
-    def _index(self, item: WorkItem, queue: QueueRuntime) -> None:
-        """Put the item in its requirement group, ordered by the queue order (R6–R9)."""
+    def _index(self, item: WorkItem, queue: QueueRuntime, *, keep_key: bool = False) -> None:
+        """Put the item in its requirement group, ordered by the queue order (R6–R9); ``keep_key``
+        returns it to its old place (R25)."""
         req = item.group
         if not isinstance(req, matching.Requirement):
             req = item.group = matching.Requirement.of(item.skills, item.units, item.profiles)
-        item.order_key = self._order_key(item, queue)
+        if not keep_key or not item.order_key:
+            item.order_key = self._order_key(item, queue)
         item.version += 1
         group = queue.group((item.workstream, req))
         group.live += 1
@@ -125,7 +151,7 @@ class Work(base.Base):
 
     def _order_key(self, item: WorkItem, queue: QueueRuntime) -> tuple[Any, ...]:
         """R6 priority, routing time, id; R7 buckets before that; R9 affinity returns first."""
-        tail = (-item.effective_priority, item.waiting_since, item.num)
+        tail = (-item.effective_priority, item.waiting_since, item.id)
         if item.affinity_agent is not None:
             return (-1, *tail)
         rules = self._priority_plans.get(queue.name)
@@ -176,6 +202,7 @@ class Work(base.Base):
             queue.offered += 1
         item.state, item.offer = ItemState.OFFERED, offer.id
         agent.offers.add(offer.id)
+        agent.last_assigned[queue.name] = self._now  # a push assignment is its offer (R17, R23)
         self._hold(item, agent)
         offer.timer = self._timers.set(offer.expires_at, TimerKind.OFFER_EXPIRY, offer.id)
         self._emit(ET.OFFER_MADE, item=item.id, agent=agent.id, queue=queue.name, offer=offer.id,
@@ -204,6 +231,7 @@ class Work(base.Base):
         self._release(item, agent, record=False)
         item.declines[agent.id] = item.declines.get(agent.id, 0) + 1
         item.declines_total += 1
+        item.last_decliner = agent.id
         ws = self._workstreams[item.workstream].cfg
         if item.declines_total >= ws.offer.max_declines_total and not item.auto_blocked:
             item.auto_blocked = True
@@ -211,8 +239,9 @@ class Work(base.Base):
                 item, "offer", note="max_declines_total reached: no more automatic offers (R25)"
             )
         self._requeue(item)
-        if penalty is not None:
-            self._set_presence(agent, penalty, label=None, manual=True)
+        if penalty is not None and agent.connected:
+            self._apply_presence(agent, penalty, label=None, manual=False, force=True)
+            agent.held = True
         self._changed(agent)
         self._try_assign(item)
 
@@ -220,7 +249,7 @@ class Work(base.Base):
         """Back into the queue at the old position (same order key, R25)."""
         queue = self._queues[item.queue or ""]
         item.state = ItemState.QUEUED
-        self._index(item, queue)
+        self._index(item, queue, keep_key=True)
 
     def _expire(self, offer: Offer) -> None:
         """R25, R26: an offer not answered by ``expires_at`` ends; the item returns to its place."""
@@ -328,7 +357,13 @@ class Work(base.Base):
         )
         # Waiting again (counted in its queue) but not indexed: only this agent is offered it.
         item.state = ItemState.QUEUED
-        self._queues[item.queue or ""].waiting += 1
+        queue = self._queues[item.queue or ""]
+        queue.waiting += 1
+        ttl_at = self._ttl_at(item)
+        if ttl_at is not None:
+            self._set_item_timer(item, "ttl", max(ttl_at, self._now))
+        if queue.cfg.aging is not None:
+            self._set_item_timer(item, "aging", self._now + queue.cfg.aging.every_s)
         self._offer_or_assign(item, agent)
 
     # -- ending ----------------------------------------------------------------------------------------------
@@ -394,7 +429,7 @@ class Work(base.Base):
         self._cancel_item_timers(item, "auto_close")
         last = item.affinity_agent
         item.agent = None
-        item.waiting_since = self._now
+        item.waiting_since = item.entered_routing_at = self._now
         affinity = self._workstreams[item.workstream].cfg.affinity
         item.affinity_agent = (
             last if affinity.enabled and self._within_grace(last, affinity.grace_s) else None
@@ -516,7 +551,7 @@ class Work(base.Base):
 
     def _auto_presence(self, agent: AgentState) -> None:
         """R32: nothing used → available; part → busy; all or more than all → busy_dnd."""
-        if agent.manual or not agent.connected:
+        if agent.manual or agent.held or not agent.connected:
             return
         if agent.used_units == 0 and not agent.active and not agent.offers:
             new = P.AVAILABLE
@@ -548,9 +583,10 @@ class Work(base.Base):
         dispatch = self._dispatch
         for name in agent.queues:
             queue = self._queues[name]
-            ready = self._ready(agent, queue)
-            pool = queue.pool(agent.signature)  # type: ignore[arg-type]
-            if ready:
+            reason = self._unready_reason(agent, queue)
+            self._note_unready(agent, queue, reason)
+            pool = queue.pool(agent.signature)
+            if reason is None:
                 if name not in agent.ready:
                     agent.ready.add(name)
                     pool.live += 1
@@ -562,22 +598,71 @@ class Work(base.Base):
                 pool.live -= 1
                 queue.ready -= 1
 
-    def _ready(self, agent: AgentState, queue: QueueRuntime) -> bool:
-        """In the queue's pool: allowed presence, room for the queue's smallest item, in hours (R16, R36)."""
-        if agent.presence not in queue.allowed or agent.free_units < queue.min_units:
-            return False
+    def _unready_reason(self, agent: AgentState, queue: QueueRuntime) -> str | None:
+        """Why the agent is out of the queue's pool, or None: allowed presence, room for the
+        queue's smallest item, working hours, profile room (R16, R36)."""
+        if agent.presence not in queue.allowed:
+            return "presence"
+        if agent.free_units < queue.min_units:
+            return "capacity"
         if queue.cfg.respect_calendars and not agent.in_hours:
-            return False
-        return self._dispatch.room_for(agent, 0, queue.profiles) is None
+            return "calendar"
+        return self._dispatch.room_for(agent, 0, queue.profiles)
+
+    def _note_unready(self, agent: AgentState, queue: QueueRuntime, reason: str | None) -> None:
+        """Keep the queue's per-reason counts of present members outside the pools (R43)."""
+        old = agent.unready.get(queue.name)
+        if reason == "presence":
+            reason = None  # counted apart, from the staffed count
+        if old == reason:
+            return
+        by_reason = queue.unready
+        if old is not None:
+            by_reason[old].pop(agent.id, None)
+        if reason is None:
+            agent.unready.pop(queue.name, None)
+        else:
+            agent.unready[queue.name] = reason
+            by_reason.setdefault(reason, {})[agent.id] = None
 
     def _settle(self) -> None:
-        """R21: every agent that gained room takes its best waiting items, one decision at a time."""
+        """R21: agents that gained room take the best waiting items.
+
+        One agent alone takes its best item directly. Several agents freed together (a timer instant,
+        a configuration) let each waiting item they could take choose among all of them by its
+        queue's method, in queue order, so none wins merely by being first in line (R17).
+        """
         while self._woken:
-            agent_id = next(iter(self._woken))
-            del self._woken[agent_id]
-            agent = self._agents.get(agent_id)
-            if agent is not None:
+            if len(self._woken) == 1:
+                agent_id = next(iter(self._woken))
+                del self._woken[agent_id]
+                agent = self._agents.get(agent_id)
+                if agent is not None:
+                    self._fill(agent)
+            elif not self._settle_together():
+                return
+
+    def _settle_together(self) -> bool:
+        """Item-side decisions for the items the woken agents could take; False when none could."""
+        agents = [a for a in map(self._agents.get, self._woken) if a is not None]
+        self._woken.clear()
+        wanted: dict[str, WorkItem] = {}
+        for agent in agents:
+            found = self._dispatch.find_item(agent, agent.levels) if agent.ready else None
+            if found is not None:
+                wanted[found[0].id] = found[0]
+        if not wanted:
+            return False
+        for item in sorted(wanted.values(), key=lambda i: (i.order_key, i.id)):
+            self._try_assign(item)
+        if all(item.state is ItemState.QUEUED for item in wanted.values()):
+            for agent in agents:  # the item side saw no taker: let each agent decide alone
                 self._fill(agent)
+            return False
+        for agent in agents:
+            if agent.ready:
+                self._woken[agent.id] = None
+        return True
 
     def _fill(self, agent: AgentState) -> None:
         while agent.ready:
@@ -585,7 +670,12 @@ class Work(base.Base):
             if found is None:
                 return
             item, queue = found
-            self._trace(item, "assign", trigger="agent", queue=queue, winner=agent.id)
+            if self._tracing:
+                score = self._dispatch.method_key(agent, self._queues[queue])
+                self._trace(
+                    item, "assign", trigger="agent", queue=queue, winner=agent.id,
+                    candidates=[{"agent": agent.id, "score": score}], excluded={},
+                )  # fmt: skip
             self._offer_or_assign(item, agent)
             self._woken.pop(agent.id, None)
 
@@ -621,7 +711,8 @@ class Work(base.Base):
 
     def _reset_profiles(self, agent: AgentState) -> None:
         held: dict[str, int] = {}
-        for item_id in agent.active:
+        holding = [*agent.active, *(self._offers[o].item for o in agent.offers)]
+        for item_id in holding:
             for name in self._items[item_id].profiles:
                 held[name] = held.get(name, 0) + 1
         for name, profile in self._config.capacity_profiles.items():
@@ -663,7 +754,7 @@ class Work(base.Base):
             self._close(item, CloseReason.EXPIRED)
         elif kind is TimerKind.OVERFLOW_WAIT and self._is_waiting(item):
             self._post_queue(item, arg)
-        elif kind is TimerKind.AGING_STEP and item.state is ItemState.QUEUED:
+        elif kind is TimerKind.AGING_STEP and self._is_waiting(item):
             self._age(item)
         elif kind is TimerKind.RELAX_STEP and self._is_waiting(item):
             self._relax(item, arg)
@@ -683,7 +774,10 @@ class Work(base.Base):
         if aging is None:
             return
         item.aging_bonus += aging.add
-        self._rekey(item)
+        if item.state is ItemState.QUEUED:
+            self._rekey(item)
+        else:
+            item.order_key = self._order_key(item, self._queues[item.queue or ""])
         self._set_item_timer(item, "aging", self._now + aging.every_s)
 
     def _relax(self, item: WorkItem, step: int) -> None:
