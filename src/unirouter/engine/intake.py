@@ -346,7 +346,7 @@ class Intake(work.Work):
         condition: str,
         rule: model.OverflowRule,
         *,
-        checked: list[str] | None = None,
+        checked: list[model.ConditionKind] | None = None,
     ) -> None:
         action, target = rule.action_kind
         self._emit(ET.ITEM_OVERFLOWED, item=item.id, queue=queue.name, condition=condition, action=action,
