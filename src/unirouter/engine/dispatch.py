@@ -169,24 +169,32 @@ class Dispatcher:
         return decision
 
     def _more_candidates(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
-        """R43: the top 5 candidates with scores, beyond the one head per pool a decision needs."""
+        """R43: the top 5 candidates with scores, beyond the one head per pool a decision needs.
+
+        One best-first walk over the heap trees of every qualifying pool at once: a child is never
+        smaller than its parent, so about five entries are visited, whatever the pool sizes.
+        """
         ws = self.workstreams[item.workstream]
         req = item.group
         assert isinstance(req, matching.Requirement)
-        heads = sorted(decision.candidates)[:5]
-        seen = {agent_id for _, agent_id in decision.candidates}
-        fits = self._fits(item, {}, PASS_ALL)
-        by_rank = {id(pool): rank for rank, pool in self._qualifying(queue, req, ws)}
-        for _, head in heads:
-            agent = self.agents[head]
-            pool = queue.pools.get(agent.signature)
-            if pool is None or id(pool) not in by_rank:
-                continue
-            rank = by_rank[id(pool)]
-            for entry in pool.smallest(5, self.agent_entry_valid, fits):
-                if entry[2] not in seen:
-                    seen.add(entry[2])
-                    decision.candidates.append(((*rank, *entry[0]), entry[2]))
+        fits, valid = self._fits(item, {}, PASS_ALL), self.agent_entry_valid
+        frontier: list[tuple[tuple[Any, ...], int, int, LazyHeap, tuple[Any, ...]]] = []
+        for n, (rank, pool) in enumerate(self._qualifying(queue, req, ws)):
+            if pool.live > 0 and pool.entries:
+                frontier.append(((*rank, *pool.entries[0][0]), n, 0, pool, rank))
+        heapq.heapify(frontier)
+        found: list[Candidate] = []
+        while frontier and len(found) < 5:
+            key, n, index, pool, rank = heapq.heappop(frontier)
+            entry = pool.entries[index]
+            if valid(entry) and fits(entry[2]):
+                found.append((key, entry[2]))
+            for child in (2 * index + 1, 2 * index + 2):
+                if child < len(pool.entries):
+                    child_key = (*rank, *pool.entries[child][0])
+                    heapq.heappush(frontier, (child_key, n, child, pool, rank))
+        if found and found[0][1] == decision.winner:
+            decision.candidates = found
 
     def _from_pools(
         self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: int
@@ -270,7 +278,9 @@ class Dispatcher:
         """Members not in any pool: excluded by presence, or by capacity while present (R43 counts)."""
         decision.exclude("presence", len(queue.members) - queue.present)
         for reason, agents in queue.unready.items():
-            decision.exclude(reason, len(agents), list(itertools.islice(agents, 10)))
+            # Newest first: a dict that churns keeps deleted slots at its front, so reading from
+            # the end stays cheap however many agents the queue has.
+            decision.exclude(reason, len(agents), list(itertools.islice(reversed(agents), 10)))
 
     def _best_of(
         self, item: WorkItem, queue: QueueRuntime, agent_ids: tuple[str, ...], decision: Decision

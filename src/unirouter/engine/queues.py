@@ -68,25 +68,6 @@ class LazyHeap:
             heapq.heappush(entries, entry)
         return found
 
-    def smallest(
-        self, k: int, valid: Callable[[Entry], bool], fits: Callable[[str], bool]
-    ) -> list[Entry]:
-        """The ``k`` smallest live entries that fit, found by walking the heap tree best-first.
-
-        A child is never smaller than its parent, so a small frontier heap over tree positions visits
-        about ``k`` entries plus the stale and unfit ones met on the way, never the whole pool.
-        """
-        entries, found = self.entries, list[Entry]()
-        frontier = [(entries[0], 0)] if entries else []
-        while frontier and len(found) < k:
-            entry, index = heapq.heappop(frontier)
-            if valid(entry) and fits(entry[2]):
-                found.append(entry)
-            for child in (2 * index + 1, 2 * index + 2):
-                if child < len(entries):
-                    heapq.heappush(frontier, (entries[child], child))
-        return found
-
     def live_entries(self, valid: Callable[[Entry], bool]) -> Iterator[Entry]:
         """Every live entry, in no particular order (for listings and custom rules)."""
         return (entry for entry in self.entries if valid(entry))
