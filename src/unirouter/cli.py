@@ -125,3 +125,7 @@ def config_schema(output: Path | None) -> None:
         output.write_text(text + "\n", encoding="utf-8")
     except OSError as error:
         raise click.FileError(str(output), hint=error.strerror or str(error)) from None
+
+
+# Subcommands that live beside their subsystem register themselves on `main` when imported.
+from unirouter.sim import cli as _sim_cli  # noqa: E402, F401

@@ -1,0 +1,104 @@
+"""``unirouter simulate`` and ``unirouter demo`` (SPEC §6.2, §7): shells over the scenario runner.
+
+Registered on the root group of :mod:`unirouter.cli`, which imports this module. Errors the library
+raises on purpose (a bad scenario is a :class:`~unirouter.errors.ConfigError` with field paths) are
+turned into sentences by the root group's one error table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import click
+
+from unirouter.cli import CONTEXT, main
+from unirouter.sim import narrate, runner, scenario
+
+__all__ = ["DEMO_SCENARIO", "demo", "simulate"]
+
+#: The bundled scripted scenario ``unirouter demo`` runs.
+DEMO_SCENARIO = "demo_scenario.yaml"
+
+
+@main.command("simulate", context_settings=CONTEXT)
+@click.argument("scenario_file", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, help="Seed of the agent behaviour model (overrides the file's).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object instead of an account."
+)
+@click.option(
+    "--events",
+    "events_file",
+    metavar="FILE.jsonl",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every engine event to this file, one JSON object per line.",
+)
+@click.option("--trace", is_flag=True, help="Keep every item's trace (R43) in the JSON output.")
+def simulate(
+    scenario_file: Path, seed: int | None, as_json: bool, events_file: Path | None, trace: bool
+) -> None:
+    """Run the scripted scenario SCENARIO.yaml in virtual time against the real engine (SPEC §7).
+
+    Prints a readable account (one line per event, then a summary), or with --json one object
+    with the event counts, the refused actions and every item's final state.
+    """
+    loaded = scenario.load(scenario_file)
+    with _events_sink(events_file) as sink:
+        observers: list[runner.Observer] = [] if sink is None else [runner.EventsFile(sink)]
+        if as_json:
+            result = runner.run(loaded, seed=seed, trace=trace, observers=observers)
+            click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+            return
+        _narrated(loaded, seed=seed, trace=trace, observers=observers)
+
+
+@main.command("demo", context_settings=CONTEXT)
+@click.option("--seed", type=int, help="Seed of the run (the demo is scripted: it changes little).")
+def demo(seed: int | None) -> None:
+    """Run the bundled scripted demo scenario and print what the engine did, and why.
+
+    About ten minutes of virtual time in a small contact centre: classification, a split, an
+    overflow, a decline and re-offer, an expiry with a presence penalty, a pick, a transfer,
+    park and resume with affinity, a scheduled callback and a time-to-live expiry.
+    """
+    source = resources.files("unirouter").joinpath("examples", DEMO_SCENARIO)
+    with resources.as_file(source) as path:
+        loaded = scenario.load(path)
+    _narrated(loaded, seed=seed, trace=False, observers=[])
+
+
+def _narrated(
+    loaded: scenario.Scenario, *, seed: int | None, trace: bool, observers: list[runner.Observer]
+) -> None:
+    """Run ``loaded`` with the narrator writing its account to standard output."""
+    narrator = narrate.Narrator(loaded, click.echo, color=_is_terminal())
+    narrator.header(loaded.seed if seed is None else seed)
+    result = runner.run(
+        loaded, seed=seed, trace=trace, explain=True, observers=[*observers, narrator]
+    )
+    narrator.summary(result)
+
+
+@contextlib.contextmanager
+def _events_sink(path: Path | None) -> Iterator[IO[str] | None]:
+    """The ``--events`` file, opened for writing (or None); an unwritable path is a user error."""
+    if path is None:
+        yield None
+        return
+    try:
+        stream = path.open("w", encoding="utf-8")
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from None
+    with stream:
+        yield stream
+
+
+def _is_terminal() -> bool:
+    """Colour only for a terminal (click.echo would strip it elsewhere anyway)."""
+    return sys.stdout.isatty()
