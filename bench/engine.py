@@ -10,7 +10,7 @@ from unirouter import benchmarks
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--sizes", default=",".join(map(str, benchmarks.DEFAULT_SIZES)))
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -18,7 +18,7 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         results.append(benchmarks.run_engine_bench(size, args.items))
     if args.json:
-        print(json.dumps([{"agents": r.agents, "items_per_s": r.items_per_s} for r in results]))
+        print(json.dumps(benchmarks.as_json(results)))
     else:
         print(benchmarks.report(results))
 

@@ -18,8 +18,12 @@ from typing import Any
 from unirouter.config import model
 from unirouter.engine.clock import ManualClock
 from unirouter.engine.engine import Engine
+from unirouter.engine.state import ItemState
 
-__all__ = ["EngineResult", "bench_config", "run_engine_bench"]
+__all__ = ["EngineResult", "bench_config", "report", "run_engine_bench"]
+
+#: Agents per run of ``unirouter bench engine`` and ``make bench``.
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
 
 QUEUES = 20
 SKILLS = 10
@@ -112,13 +116,39 @@ def run_engine_bench(agents: int, items: int, *, seed: int = 1) -> EngineResult:
     begin = time.perf_counter()
     for step in range(items):
         clock.set(1.0 + step * 0.001)
-        engine.complete(active.popleft(), wrap_up=False)
+        engine.complete(_next_assigned(engine, active), wrap_up=False)
         submit()
         if step % 1000 == 0:
             engine.drain_events()
     seconds = time.perf_counter() - begin
     gc.unfreeze()
     return EngineResult(agents=agents, items=items, seconds=seconds, setup_s=setup_s)
+
+
+def _next_assigned(engine: Engine, active: deque[str]) -> str:
+    """The oldest assigned item; items still waiting go to the back of the line."""
+    for _ in range(len(active)):
+        item_id = active.popleft()
+        if engine.item(item_id).state is ItemState.ASSIGNED:
+            return item_id
+        active.append(item_id)
+    raise RuntimeError("no assigned item to complete: the floor is empty")
+
+
+def as_json(results: list[EngineResult]) -> list[dict[str, float]]:
+    """The figures as JSON-ready rows (``--json``)."""
+    base = results[0].us_per_item
+    return [
+        {
+            "agents": r.agents,
+            "items": r.items,
+            "items_per_s": round(r.items_per_s, 1),
+            "us_per_item": round(r.us_per_item, 2),
+            "cost_ratio": round(r.us_per_item / base, 3),
+            "setup_s": round(r.setup_s, 2),
+        }
+        for r in results
+    ]
 
 
 def report(results: list[EngineResult]) -> str:

@@ -127,5 +127,28 @@ def config_schema(output: Path | None) -> None:
         raise click.FileError(str(output), hint=error.strerror or str(error)) from None
 
 
+@main.group("bench", context_settings=CONTEXT)
+def bench() -> None:
+    """Print benchmark figures (never a pass/fail)."""
+
+
+@bench.command("engine", context_settings=CONTEXT)
+@click.option("--sizes", default="1000,10000,100000", show_default=True, help="Agents per run.")
+@click.option("--items", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of a table.")
+def bench_engine(sizes: str, items: int, as_json: bool) -> None:
+    """Drive the engine in-process: submit → assign → complete at load 0.9 (20 queues, 10 skills)."""
+    from unirouter import benchmarks
+
+    try:
+        agent_counts = [int(size) for size in sizes.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            "a comma-separated list of agent counts", param_hint="--sizes"
+        ) from None
+    results = [benchmarks.run_engine_bench(n, items) for n in agent_counts]
+    click.echo(json.dumps(benchmarks.as_json(results)) if as_json else benchmarks.report(results))
+
+
 # Subcommands that live beside their subsystem register themselves on `main` when imported.
 from unirouter.sim import cli as _sim_cli  # noqa: E402, F401

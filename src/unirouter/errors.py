@@ -13,6 +13,8 @@ Errors carry structured fields (ids, states) so shells never parse messages::
         │   └── AlreadyClaimed      a pick of an item another agent claimed first (R28)
         ├── NotEligible             the agent may not take this item (skills, capacity, membership)
         └── InvalidCommand          a command whose arguments are wrong (kind mismatch, bad value)
+
+The storage port adds its own branch, ``StorageError``, in :mod:`unirouter.storage.port`.
 """
 
 from __future__ import annotations

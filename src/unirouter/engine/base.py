@@ -7,7 +7,7 @@ each layer adds one part of the state machine over the same records.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -220,8 +220,8 @@ class Base:
         kind = ITEM_TIMER_KINDS[name.split(":")[0]]
         item.timers[name] = self._timers.set(due, kind, item.id, arg)
 
-    def _cancel_item_timers(self, item: WorkItem, *names: str) -> None:
-        for name in names or list(item.timers):
+    def _cancel_item_timers(self, item: WorkItem, names: Iterable[str]) -> None:
+        for name in list(names):
             self._timers.cancel(item.timers.pop(name, None))
 
     def _set_agent_timer(self, agent: AgentState, name: str, due: float) -> None:

@@ -184,7 +184,7 @@ class Intake(work.Work):
 
     def _rearm_post_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
         """R13 under a new configuration: the queue's current ``waited_s`` rules, timed from entry."""
-        self._cancel_item_timers(item, *[n for n in item.timers if n.startswith("overflow:")])
+        self._cancel_item_timers(item, [n for n in item.timers if n.startswith("overflow:")])
         entered = self._now if item.queued_at is None else item.queued_at
         for index, seconds in queue.post_rules:
             due = max(entered + seconds, self._now)

@@ -65,8 +65,7 @@ class Work(base.Base):
         if item.first_queued_at is None:
             item.first_queued_at = self._now
         queue.waiting += 1
-        if item.units < queue.min_units:
-            self._lower_min_units(queue, item.units)
+        self._admit(queue, item)
         self._index(item, queue)
         if announce:
             self._emit(ET.ITEM_QUEUED, item=item.id, queue=queue.name)
@@ -83,14 +82,32 @@ class Work(base.Base):
             return None
         return item.entered_routing_at + item.ttl_s
 
-    def _lower_min_units(self, queue: QueueRuntime, units: int) -> None:
-        """An item smaller than the queue's smallest expected item: admit agents with room for it.
+    def _admit(self, queue: QueueRuntime, item: WorkItem) -> None:
+        """Widen the queue's pool admission so it covers what this item accepts (R16, R31).
 
-        Pools hold only agents with room for the queue's smallest item (so a decision never skips
-        over agents that fit nothing); an item that needs less lowers that bar once, re-indexing the
-        members (R16: eligible when free units ≥ the item's units).
+        Pools hold only members that the items usually seen in the queue could take: an allowed
+        presence, room for the smallest such item, room in the profiles they all carry (so a decision
+        never skips over agents that fit nothing). An item that accepts more (fewer units, another
+        workstream's presences, fewer profiles: a transfer from elsewhere) widens that once and the
+        members are re-indexed.
         """
-        queue.min_units = units
+        allowed = self._workstreams[item.workstream].allowed
+        profiles = tuple(p for p in queue.profiles if p in item.profiles)
+        if (
+            item.units >= queue.min_units
+            and allowed <= queue.allowed
+            and profiles == queue.profiles
+        ):
+            return
+        queue.min_units = min(queue.min_units, item.units)
+        queue.profiles = profiles
+        if not allowed <= queue.allowed:
+            queue.allowed = queue.allowed | allowed
+            queue.present = sum(
+                self._agents[a].presence in queue.allowed
+                for a in queue.members
+                if a in self._agents
+            )
         for agent_id in queue.members:
             agent = self._agents.get(agent_id)
             if agent is not None:
@@ -293,7 +310,7 @@ class Work(base.Base):
             self._unindex(item)
         if item.state in (ItemState.QUEUED, ItemState.OFFERED) and queue is not None:
             queue.waiting -= 1
-        self._cancel_item_timers(item, *_waiting_timers(item))
+        self._cancel_item_timers(item, _waiting_timers(item))
         if not reserved:
             self._hold(item, agent)
         item.state, item.agent, item.forced = ItemState.ASSIGNED, agent.id, forced
@@ -311,9 +328,10 @@ class Work(base.Base):
         self._trace(item, "assigned", agent=agent.id, forced=forced)
         self._changed(agent)
 
-    def _detach(self, item: WorkItem) -> None:
+    def _detach(self, item: WorkItem, *, keep_timers: bool = False) -> None:
         """Take the item off whatever holds it now (its queue place, its offer, or its agent) and
-        leave it in ``routing``, held by nothing and counted nowhere; the caller decides what next."""
+        leave it in ``routing``, held by nothing and counted nowhere; the caller decides what next.
+        ``keep_timers`` keeps a waiting item's deadlines (it is still waiting, for one agent)."""
         if item.state is ItemState.OFFERED:
             self._withdraw(self._offers[item.offer or ""], requeue=False)
         if item.state is ItemState.QUEUED:
@@ -321,7 +339,8 @@ class Work(base.Base):
             queue = self._queues.get(item.queue or "")
             if queue is not None:
                 queue.waiting -= 1
-            self._cancel_item_timers(item, *_waiting_timers(item))
+            if not keep_timers:
+                self._cancel_item_timers(item, _waiting_timers(item))
         elif item.state is ItemState.ASSIGNED:
             agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
             agent.active.discard(item.id)
@@ -347,7 +366,8 @@ class Work(base.Base):
                 item=item.id,
             )
         source = item.agent
-        self._detach(item)
+        waiting = item.state in (ItemState.QUEUED, ItemState.OFFERED)
+        self._detach(item, keep_timers=True)
         self._emit(
             ET.ITEM_TRANSFERRED,
             item=item.id,
@@ -359,11 +379,10 @@ class Work(base.Base):
         item.state = ItemState.QUEUED
         queue = self._queues[item.queue or ""]
         queue.waiting += 1
-        ttl_at = self._ttl_at(item)
-        if ttl_at is not None:
-            self._set_item_timer(item, "ttl", max(ttl_at, self._now))
-        if queue.cfg.aging is not None:
-            self._set_item_timer(item, "aging", self._now + queue.cfg.aging.every_s)
+        if not waiting:  # an answered item has no waiting deadlines left to keep
+            ttl_at = self._ttl_at(item)
+            if ttl_at is not None:
+                self._set_item_timer(item, "ttl", max(ttl_at, self._now))
         self._offer_or_assign(item, agent)
 
     # -- ending ----------------------------------------------------------------------------------------------
@@ -385,7 +404,7 @@ class Work(base.Base):
                 agent.manual = False
                 self._changed(agent)
         self._record_handle_time(item)
-        self._cancel_item_timers(item)
+        self._cancel_item_timers(item, item.timers)
         item.state, item.close_reason = ItemState.CLOSED, reason
         item.agent = agent_id
         self._emit(ET.ITEM_CLOSED, item=item.id, agent=agent_id, queue=item.queue, reason=reason)
@@ -426,7 +445,7 @@ class Work(base.Base):
     def _resume(self, item: WorkItem) -> None:
         """R29: back to the last agent ahead of others, unless offline past the grace period.
         R6: a returning conversation counts from this last customer message."""
-        self._cancel_item_timers(item, "auto_close")
+        self._cancel_item_timers(item, ["auto_close"])
         last = item.affinity_agent
         item.agent = None
         item.waiting_since = item.entered_routing_at = self._now
