@@ -1,0 +1,109 @@
+"""Per-queue time series for the HTML report (SPEC §7 ``--report``), bounded in size.
+
+Each queue keeps one :class:`Interval` per 15-minute interval of the run (so the size grows with the
+run's length, never with the number of items) and a wait histogram of fixed bins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from unirouter.sim import _kpi_tally
+
+__all__ = ["HIST_BIN_S", "HIST_MAX_S", "INTERVAL_S", "Interval", "QueueSeries"]
+
+INTERVAL_S = 900.0
+HIST_BIN_S = 5.0
+HIST_MAX_S = 600.0
+_BINS = int(HIST_MAX_S / HIST_BIN_S)
+
+
+@dataclass(slots=True)
+class Interval:
+    """Counts of one interval, and the waiting count compressed to its maximum and time integral."""
+
+    arrived: int = 0
+    answered: int = 0
+    answered_in_sl: int = 0
+    abandoned: int = 0
+    waiting_max: int = 0
+    waiting_item_s: float = 0.0
+    observed_s: float = 0.0
+
+    def to_dict(self, index: int) -> dict[str, Any]:
+        """``service_level`` as in SPEC §8, over this interval's answers and abandons."""
+        return {
+            "start_s": index * INTERVAL_S,
+            "arrived": self.arrived,
+            "answered": self.answered,
+            "answered_in_sl": self.answered_in_sl,
+            "abandoned": self.abandoned,
+            "service_level": _kpi_tally.ratio(self.answered_in_sl, self.answered + self.abandoned),
+            "waiting_max": self.waiting_max,
+            "waiting_mean": _kpi_tally.ratio(self.waiting_item_s, self.observed_s),
+        }
+
+
+@dataclass(slots=True)
+class QueueSeries:
+    """One queue's intervals (sparse, keyed by ``floor(t / INTERVAL_S)``) and wait histogram.
+
+    ``histogram[i]`` counts waits in ``[i * HIST_BIN_S, (i + 1) * HIST_BIN_S)``; the last bin holds
+    every wait of ``HIST_MAX_S`` or more.
+    """
+
+    start_s: float
+    intervals: dict[int, Interval] = field(default_factory=dict)
+    histogram: list[int] = field(default_factory=lambda: [0] * (_BINS + 1))
+    waiting: int = 0
+    since: float = 0.0
+
+    def at(self, t: float) -> Interval:
+        index = int(t // INTERVAL_S)
+        found = self.intervals.get(index)
+        if found is None:
+            found = self.intervals[index] = Interval()
+        return found
+
+    def add_wait(self, wait: float) -> None:
+        self.histogram[min(int(wait // HIST_BIN_S), _BINS)] += 1
+
+    def change_waiting(self, t: float, delta: int) -> None:
+        """The waiting count changes by ``delta`` at ``t``: integrate the old level first."""
+        self.integrate(t)
+        self.waiting += delta
+        if t >= self.start_s:
+            slot = self.at(t)
+            slot.waiting_max = max(slot.waiting_max, self.waiting)
+
+    def integrate(self, t: float) -> None:
+        """Add the current level over ``[since, t]`` (from the warm-up on), split by interval."""
+        begin = max(self.since, self.start_s)
+        self.since = max(self.since, t)
+        while begin < t:
+            end = min(t, (math.floor(begin / INTERVAL_S) + 1) * INTERVAL_S)
+            slot = self.at(begin)
+            slot.waiting_item_s += self.waiting * (end - begin)
+            slot.observed_s += end - begin
+            slot.waiting_max = max(slot.waiting_max, self.waiting)
+            begin = end
+
+    def snapshot(self, end_t: float) -> dict[str, Any]:
+        """The series up to ``end_t``, leaving this one untouched (``finish`` may be called twice)."""
+        probe = QueueSeries(start_s=self.start_s, waiting=self.waiting, since=self.since)
+        probe.intervals = {
+            index: dataclasses.replace(slot) for index, slot in self.intervals.items()
+        }
+        probe.integrate(end_t)
+        return {
+            "interval_s": INTERVAL_S,
+            "intervals": [probe.intervals[i].to_dict(i) for i in sorted(probe.intervals)],
+            "wait_histogram": {
+                "bin_s": HIST_BIN_S,
+                "counts": self.histogram[:_BINS],
+                "overflow": self.histogram[_BINS],
+            },
+        }
