@@ -350,13 +350,73 @@ def test_a_bad_event_is_reported_with_its_path(events: str, expected: str) -> No
         ({"agent_behaviour": "lazy"}, "agent_behaviour: must be 'manual' or a mapping"),
         ({"agent_behaviour": {"accept": 1.5}}, "agent_behaviour.accept: must be a probability"),
         ({"agent_behaviour": {"reply_s": 3}}, "agent_behaviour.reply_s: unknown field 'reply_s'"),
-        ({"arrivals": []}, "arrivals: generated traffic is not supported yet"),
+        ({"arrivals": []}, "duration: is required with arrivals"),
+        ({"arrivals": {}}, "arrivals: must be a list of arrival sources"),
+        (
+            {"duration": "1h", "arrivals": [{"workstream": "chat"}]},
+            "arrivals[0].rate: this required",
+        ),
+        (
+            {
+                "duration": "1h",
+                "arrivals": [
+                    {
+                        "workstream": "chat",
+                        "rate": "lots",
+                        "handle_time": {"dist": "constant", "value_s": 1},
+                    }
+                ],
+            },
+            "arrivals[0].rate: 'lots' is not a valid rate",
+        ),
+        (
+            {"duration": "1h", "arrivals": [{"workstream": "chta"}]},
+            "arrivals[0].workstream: unknown workstream 'chta'; did you mean 'chat'?",
+        ),
+        (
+            {
+                "duration": "1h",
+                "arrivals": [
+                    {"workstream": "chat", "rate": "1/m", "handle_time": {"dist": "normal"}}
+                ],
+            },
+            "arrivals[0].handle_time.dist: 'normal' is not a distribution",
+        ),
+        (
+            {
+                "duration": "1h",
+                "arrivals": [
+                    {
+                        "workstream": "chat",
+                        "rate": "1/m",
+                        "handle_time": {"dist": "constant", "value_s": 1},
+                        "attributes": {"lang": {"fr": 0.5, "en": 0.4}},
+                    }
+                ],
+            },
+            "arrivals[0].attributes.lang: probabilities must add up to 1, not 0.9",
+        ),
+        (
+            {"duration": "1h", "arrivals": [{"workstream": "chat", "rte": 1}]},
+            "arrivals[0].rte: unknown field 'rte'; did you mean 'rate'?",
+        ),
+        (
+            {"shifts": [{"agents": ["alcie"], "from": "1h"}]},
+            "shifts[0].agents[0]: unknown agent 'alcie'",
+        ),
+        (
+            {"shifts": [{"agents": ["alice"], "from": "2h", "to": "1h"}]},
+            "shifts[0].to: must come after",
+        ),
+        ({"replications": 0}, "replications: must be between 1 and 100000"),
+        ({"busyness": {"dist": "gamma", "shape": 2}}, "busyness: a gamma distribution takes"),
+        ({"duration": "1h", "warmup": "2h"}, "warmup: must be shorter than the duration"),
     ],
 )
 def test_a_bad_top_level_field_is_reported_with_its_path(
     top: dict[str, Any], expected: str
 ) -> None:
-    """Top-level fields are checked like events; generated traffic is refused for now."""
+    """Top-level fields are checked like events, generated-traffic ones included (SPEC §7)."""
     found = bad("[]", **top)
     assert any(issue.startswith(expected) for issue in found), found
 

@@ -271,6 +271,14 @@ class EventParser:
             self.unknown_name(loc, "queue", name, self.names.queues)
         return name
 
+    def skills(self, value: object, loc: Loc) -> tuple[model.SkillReq, ...]:
+        """Skill requirements written as an item's ``skills`` (for generated arrivals too)."""
+        return _ItemReader(self, loc).skills(value, loc)
+
+    def priority(self, value: object, loc: Loc) -> int:
+        """An item priority, as an item's ``priority``."""
+        return _ItemReader(self, loc).priority(value, loc)
+
     def unknown_name(
         self, loc: Loc, what: str, name: str, known: Sequence[str], tail: str = ""
     ) -> None:
@@ -303,8 +311,8 @@ class _ItemReader:
             channel=get("channel", self._text),
             attributes=get("attributes", self.check.mapping) or {},
             customer=get("customer", self.check.mapping) or {},
-            priority=get("priority", self._priority),
-            skills=get("skills", self._skills) or (),
+            priority=get("priority", self.priority),
+            skills=get("skills", self.skills) or (),
             units=get("units", self._units),
             profiles=get("profiles", self._profiles) or (),
             available_at=get("available_at", self._time),
@@ -332,7 +340,7 @@ class _ItemReader:
             self.events.unknown_name(loc, "workstream", name, self.names.workstreams)
         return name
 
-    def _priority(self, value: object, loc: Loc) -> int:
+    def priority(self, value: object, loc: Loc) -> int:
         return self.check.integer(value, loc, low=0, high=model.MAX_PRIORITY)
 
     def _units(self, value: object, loc: Loc) -> int:
@@ -352,7 +360,7 @@ class _ItemReader:
             return max(seconds, 0.0)
         return self.check.seconds(value, loc)
 
-    def _skills(self, value: object, loc: Loc) -> tuple[model.SkillReq, ...]:
+    def skills(self, value: object, loc: Loc) -> tuple[model.SkillReq, ...]:
         """``[{name, level?, optional?}, ...]`` or the short form ``{name: level}``."""
         if isinstance(value, dict):
             value = [{"name": name, "level": level} for name, level in value.items()]

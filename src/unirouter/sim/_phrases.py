@@ -96,6 +96,8 @@ class Phrases:
         where = str(e.data["workstream"]) + (
             f"/{e.data['channel']}" if e.data.get("channel") else ""
         )
+        if spec is None and isinstance(b.cause, agenda.Arrive):
+            return name, f"arrives on {where} (generated)"
         if spec is None:
             previous = b.previous()
             origin = self.name(previous.item) if previous is not None else "?"

@@ -3,7 +3,8 @@
 A task is a scripted action (:mod:`unirouter.sim.actions`) or something the simulated people do on
 their own: an agent answers an offer, finishes handling an item, ends wrap-up. The engine keeps its
 own deadlines (:meth:`~unirouter.engine.Engine.next_deadline`); the runner merges the two.
-Generated traffic (a later issue) adds arrivals to the same agenda.
+Generated traffic adds arrivals, customers running out of patience and shift changes to the
+same agenda.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from dataclasses import dataclass
 
 from unirouter.sim import actions
 
-__all__ = ["Agenda", "AnswerOffer", "EndWrapUp", "FinishWork", "Task"]
+__all__ = [
+    "Abandon",
+    "Agenda",
+    "AnswerOffer",
+    "Arrive",
+    "Behaviour",
+    "EndWrapUp",
+    "FinishWork",
+    "ShiftChange",
+    "Task",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +53,30 @@ class EndWrapUp:
     generation: int
 
 
-Task = actions.Action | AnswerOffer | FinishWork | EndWrapUp
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrive:
+    """Arrival source ``source`` (its place in ``arrivals``) sends its next item."""
+
+    source: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Abandon:
+    """A generated item's customer runs out of patience: gone if not answered yet (R40)."""
+
+    item: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShiftChange:
+    """A shifted agent starts work (``on``) or ends it (SPEC §7 ``shifts``)."""
+
+    agent: str
+    on: bool
+
+
+Behaviour = AnswerOffer | FinishWork | EndWrapUp | Arrive | Abandon | ShiftChange
+Task = actions.Action | Behaviour
 
 
 class Agenda:

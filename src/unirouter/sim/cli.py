@@ -28,7 +28,7 @@ DEMO_SCENARIO = "demo_scenario.yaml"
 
 @main.command("simulate", context_settings=CONTEXT)
 @click.argument("scenario_file", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
-@click.option("--seed", type=int, help="Seed of the agent behaviour model (overrides the file's).")
+@click.option("--seed", type=int, help="Seed of the run's random draws (overrides the file's).")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object instead of an account."
 )
@@ -43,10 +43,12 @@ DEMO_SCENARIO = "demo_scenario.yaml"
 def simulate(
     scenario_file: Path, seed: int | None, as_json: bool, events_file: Path | None, trace: bool
 ) -> None:
-    """Run the scripted scenario SCENARIO.yaml in virtual time against the real engine (SPEC §7).
+    """Run the scenario SCENARIO.yaml in virtual time against the real engine (SPEC §7).
 
+    Scripted events, generated arrivals (with shifts, busyness and replications), or both.
     Prints a readable account (one line per event, then a summary), or with --json one object
-    with the event counts, the refused actions and every item's final state.
+    with the event counts, the refused actions, every scripted item's final state and, for
+    generated traffic, the arrivals and counts of each replication.
     """
     loaded = scenario.load(scenario_file)
     with _events_sink(events_file) as sink:

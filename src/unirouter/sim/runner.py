@@ -11,27 +11,60 @@ A scripted action the engine refuses (any :class:`~unirouter.errors.CommandError
 :class:`~unirouter.sim.results.Refusal` and the run goes on. The run ends once ``duration`` has passed and nothing is
 pending (no task on the agenda, no item waiting for an agent), or at ``duration`` + 7 days.
 
-Generated traffic (a later issue) adds arrival sources that put ``Submit`` tasks on the same agenda.
+Generated traffic (SPEC §7) runs through the same loop: each arrival source keeps one
+:class:`~unirouter.sim.agenda.Arrive` task on the agenda (its next arrival, drawn from its own
+random stream), the item goes to the engine as any intake would, and its customer's patience and
+its handle and wrap-up times become further tasks. Per-item runner state of a generated item lives
+only while the item is open, and the engine keeps only the last :data:`RETAIN_CLOSED` closed items,
+so memory stays bounded however many items a run generates. ``replications`` repeat the run, each
+with a fresh engine and a seed derived from the scenario's (:func:`~unirouter.sim.traffic.replication_seed`).
+
+Shifts go through engine commands only: at a shift's start the agent is set ``available``; at its
+end (and at the start of the run, when no shift covers it) ``offline``, a sticky manual presence
+(R32) under which the engine offers nothing new but keeps what the agent holds, which the agent then
+finishes as usual. An offer still open at the shift's end is declined (accepted when the
+workstream does not allow declines).
+
+This module is about 570 lines, over the usual 400: the loop, the behaviour of the simulated people
+and the books kept on the engine's events share one run's state (agenda, open items, offers); split
+into several classes, each would reach into the others' state. The next thing to move out, if it
+grows, is the generated-traffic section of :class:`_Run`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Protocol
 
 from unirouter import errors
-from unirouter.engine import Engine, Event, EventType, ItemState, ManualClock, OfferStatus
-from unirouter.sim import actions, agenda, results
+from unirouter.config import model
+from unirouter.engine import (
+    CloseReason,
+    Engine,
+    Event,
+    EventType,
+    ItemState,
+    ManualClock,
+    OfferStatus,
+    WorkItem,
+)
+from unirouter.sim import actions, agenda, results, traffic
 from unirouter.sim.scenario import Scenario
 
-__all__ = ["HARD_CAP_S", "EventsFile", "Observer", "run"]
+__all__ = ["HARD_CAP_S", "RETAIN_CLOSED", "EventsFile", "Listener", "Observer", "run"]
 
 
 #: How long past ``duration`` a run may go on while items are still pending.
 HARD_CAP_S = 7 * 86_400.0
+#: Closed items the engine keeps in memory during a run with generated traffic.
+RETAIN_CLOSED = 10_000
+
+#: A callable that sees every engine event of a run (e.g. a KPI accumulator).
+Listener = Callable[[Event], None]
 
 
 # -- observers ---------------------------------------------------------------------------------------
@@ -72,14 +105,47 @@ def run(
     trace: bool = False,
     explain: bool = False,
     observers: Iterable[Observer] = (),
+    listeners: Iterable[Listener] = (),
 ) -> results.RunResult:
-    """Run ``scenario`` to its end; ``seed`` overrides the scenario's.
+    """Run ``scenario`` to its end, once per replication; ``seed`` overrides the scenario's.
 
     ``trace`` keeps every item's trace (R43) and returns it in the result; ``explain`` keeps traces
-    only for the observers (the narrator reads why an item went where it went).
+    only for the observers (the narrator reads why an item went where it went). Observers and
+    ``listeners`` see the replications one after the other (each engine numbers its events from 1).
     """
     seed = scenario.seed if seed is None else seed
-    return _Run(scenario, seed, trace=trace, explain=explain, observers=observers).run()
+    observers, listeners = list(observers), list(listeners)
+    runs: list[results.RunResult] = []
+    for index in range(scenario.replications):
+        one = _Run(
+            scenario,
+            traffic.replication_seed(seed, index),
+            replication=index if scenario.replications > 1 else None,
+            trace=trace,
+            explain=explain,
+            observers=observers,
+            listeners=listeners,
+        )
+        runs.append(one.run())
+    return results.combine(runs, seed=seed, generated=bool(scenario.arrivals))
+
+
+def busyness(scenario: Scenario, seed: int) -> float:
+    """The replication's factor on every arrival rate: one draw of ``busyness`` (else 1)."""
+    if scenario.busyness is None:
+        return 1.0
+    return scenario.busyness.sample(traffic.stream(seed, "busyness"))
+
+
+class _Open:
+    """What the runner knows of an open generated item: its agent's and customer's times."""
+
+    __slots__ = ("answered", "handle_s", "wrap_up_s")
+
+    def __init__(self, handle_s: float, wrap_up_s: float) -> None:
+        self.handle_s = handle_s
+        self.wrap_up_s = wrap_up_s
+        self.answered = False
 
 
 class _Run:
@@ -90,28 +156,47 @@ class _Run:
         scenario: Scenario,
         seed: int,
         *,
+        replication: int | None = None,
         trace: bool,
         explain: bool,
         observers: Iterable[Observer],
+        listeners: Iterable[Listener] = (),
     ) -> None:
         self.scenario = scenario
         self.seed = seed
+        self.replication = replication
         self.keep_traces = trace
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # the behaviour model's stream, as in scripted runs
+        self.response_rng = traffic.stream(seed, "response_s")
         self.clock = ManualClock(0.0)
         self.engine = Engine(
-            scenario.config, clock=self.clock, epoch=scenario.start, trace=trace or explain
+            scenario.config,
+            clock=self.clock,
+            epoch=scenario.start,
+            trace=trace or explain,
+            retain_closed=RETAIN_CLOSED if scenario.arrivals else None,
         )
         self.observers = list(observers)
+        self.listeners = list(listeners)
         self.agenda = agenda.Agenda()
+        self.factor = busyness(scenario, seed)
+        self.generator = traffic.Generator(
+            scenario.arrivals, seed=seed, factor=self.factor, until=scenario.duration
+        )
+        self.open: dict[str, _Open] = {}  # generated items still open, by engine id
+        self.closed: dict[str, WorkItem] = {}  # scripted items as they closed
+        self.off_shift: set[str] = set()
+        self._plan_shifts()
         for action in scenario.events:
             self.agenda.push(action.at, action)
+        for source in self.generator.sources:
+            self._next_arrival(source, 0.0)
         self.cap = scenario.duration + HARD_CAP_S
         self.counts: Counter[str] = Counter()
         self.refusals: list[results.Refusal] = []
         self.ids: dict[str, str] = {}  # scenario id (external id) -> engine id
         self.names: dict[str, str] = {}  # engine id -> external id
-        self.offers: dict[tuple[str, str], str] = {}  # (engine id, agent) -> latest offer
+        self.offers: dict[str, dict[str, str]] = {}  # engine id -> agent -> latest offer
         self.generation: dict[str, int] = {}  # engine id -> assignments so far
         self.waiting: set[str] = set()  # items without an agent yet (scheduled to offered)
 
@@ -150,20 +235,25 @@ class _Run:
             else:
                 self._behave(task)
         except errors.CommandError as error:
-            if not isinstance(task, actions.Action):
+            if not isinstance(task, actions.Action | agenda.Arrive):
                 raise  # the behaviour model checks its preconditions: this is a bug
             refused = error
         self._flush(task)
-        if refused is not None and isinstance(task, actions.Action):
-            self._refuse(task, refused)
+        if refused is not None and not isinstance(task, agenda.Behaviour):
+            self._refuse(task.index, task.describe(), refused)
+        elif refused is not None and isinstance(task, agenda.Arrive):
+            workstream = self.scenario.arrivals[task.source].workstream
+            self._refuse(-1, {"arrivals": task.source, "workstream": workstream}, refused)
 
-    def _refuse(self, action: actions.Action, error: errors.CommandError) -> None:
+    def _refuse(self, index: int, action: dict[str, object], error: errors.CommandError) -> None:
+        """An action the engine refused (``index`` -1: a generated arrival) goes in ``errors``."""
         refusal = results.Refusal(
             t=self.clock.now(),
-            index=action.index,
-            action=action.describe(),
+            index=index,
+            action=action,
             message=error.message,
             code=error.code,
+            replication=self.replication,
         )
         self.refusals.append(refusal)
         for observer in self.observers:
@@ -238,7 +328,7 @@ class _Run:
     def _offer_for(self, name: str, agent: str) -> str:
         """The agent's latest offer of the item, else the item's open offer (the engine judges)."""
         ident = self._item(name)
-        offer = self.offers.get((ident, agent)) or self.engine.item(ident).offer
+        offer = self.offers.get(ident, {}).get(agent) or self.engine.item(ident).offer
         if offer is None:
             raise errors.OfferNotOpen(
                 f"item {name} has no offer for agent {agent}", item=name, agent=agent
@@ -250,32 +340,100 @@ class _Run:
 
     def _wraps_up(self, ident: str) -> bool:
         """``{complete: X}`` closes at once unless the item has a ``wrap_up_s``."""
+        if (held := self.open.get(ident)) is not None:
+            return held.wrap_up_s > 0
         spec = self._spec(ident)
         return bool(spec is not None and spec.wrap_up_s)
 
     # -- what the simulated people do -----------------------------------------------------------------
 
-    def _behave(self, task: agenda.AnswerOffer | agenda.FinishWork | agenda.EndWrapUp) -> None:
+    def _behave(self, task: agenda.Behaviour) -> None:
         engine = self.engine
         engine.advance()  # fire what is due now first: reads do not, and an offer may expire now
-        if isinstance(task, agenda.AnswerOffer):
-            offer = engine.offer(task.offer)
-            if offer.status is not OfferStatus.OPEN:
-                return  # answered by script, expired or withdrawn meanwhile
-            item = engine.item(offer.item)
-            rejectable = engine.config.workstreams[item.workstream].offer.rejectable
-            if task.accept or not rejectable:
-                engine.accept(task.offer, agent=task.agent)
-            else:
-                engine.decline(task.offer, agent=task.agent)
-            return
-        if self.generation.get(task.item) != task.generation:
-            return  # reassigned since: a newer task owns the item
+        if isinstance(task, agenda.Arrive):
+            self._arrive(task.source)
+        elif isinstance(task, agenda.Abandon):
+            self._abandon(task.item)
+        elif isinstance(task, agenda.ShiftChange):
+            self._shift(task.agent, on=task.on)
+        elif isinstance(task, agenda.AnswerOffer):
+            self._answer(task)
+        else:
+            self._work(task)
+
+    def _answer(self, task: agenda.AnswerOffer) -> None:
+        """The agent answers an offer; one whose shift has ended declines when it may."""
+        engine = self.engine
+        offer = engine.offer(task.offer)
+        if offer.status is not OfferStatus.OPEN:
+            return  # answered by script, expired or withdrawn meanwhile
+        item = engine.item(offer.item)
+        rejectable = engine.config.workstreams[item.workstream].offer.rejectable
+        if (task.accept and task.agent not in self.off_shift) or not rejectable:
+            engine.accept(task.offer, agent=task.agent)
+        else:
+            engine.decline(task.offer, agent=task.agent)
+
+    def _work(self, task: agenda.FinishWork | agenda.EndWrapUp) -> None:
+        """Handling or wrap-up ends, unless the item moved on since (a newer task owns it)."""
+        engine = self.engine
+        if self.generation.get(task.item) != task.generation or task.item in self.closed:
+            return  # reassigned since, or closed (the engine may have let a closed item go)
         state = engine.item(task.item).state
         if isinstance(task, agenda.FinishWork) and state is ItemState.ASSIGNED:
             engine.complete(task.item, wrap_up=self._wraps_up(task.item))
         elif isinstance(task, agenda.EndWrapUp) and state is ItemState.WRAP_UP:
             engine.close(task.item)
+
+    # -- generated traffic --------------------------------------------------------------------------
+
+    def _next_arrival(self, source: int, after: float) -> None:
+        t = self.generator.next_time(source, after)
+        if t is not None:
+            self.agenda.push(t, agenda.Arrive(source=source))
+
+    def _arrive(self, source: int) -> None:
+        """A generated item arrives; its next one is put on the agenda first (whatever happens)."""
+        now = self.clock.now()
+        self._next_arrival(source, now)
+        made = self.generator.item(source)
+        item = self.engine.submit(
+            external_id=made.external_id,
+            workstream=made.workstream,
+            attributes=made.attributes,
+            customer=made.customer,
+            priority=made.priority,
+            skills=list(made.skills) or None,
+        )
+        self.open[item.id] = _Open(made.handle_s, made.wrap_up_s)
+        if made.patience_s is not None:
+            self.agenda.push(now + made.patience_s, agenda.Abandon(item=item.id))
+
+    def _abandon(self, ident: str) -> None:
+        """The customer leaves if still waiting unanswered when patience runs out (R40)."""
+        held = self.open.get(ident)
+        if held is None or held.answered:
+            return
+        if self.engine.item(ident).state in _ABANDONABLE:
+            self.engine.cancel(ident, reason=CloseReason.ABANDONED)
+
+    def _plan_shifts(self) -> None:
+        """Offline at the start unless a shift covers it; available and offline at the edges."""
+        for agent, spans in traffic.shift_plan(self.scenario.shifts).items():
+            if spans[0][0] > 0:
+                self.agenda.push(0.0, agenda.ShiftChange(agent=agent, on=False))
+            for start, end in spans:
+                self.agenda.push(start, agenda.ShiftChange(agent=agent, on=True))
+                if end != math.inf:
+                    self.agenda.push(end, agenda.ShiftChange(agent=agent, on=False))
+
+    def _shift(self, agent: str, *, on: bool) -> None:
+        if on:
+            self.off_shift.discard(agent)
+            self.engine.set_presence(agent, model.BasePresence.AVAILABLE)
+        else:
+            self.off_shift.add(agent)
+            self.engine.set_presence(agent, model.BasePresence.OFFLINE)
 
     # -- events -------------------------------------------------------------------------------------------
 
@@ -286,13 +444,15 @@ class _Run:
         for event in events:
             self.counts[event.type.value] += 1
             self._react(event)
+            for listener in self.listeners:
+                listener(event)
         for observer in self.observers:
             observer.on_events(events, self.engine, cause)
 
     def _react(self, event: Event) -> None:
         """Keep the run's books, and let the behaviour model answer what the engine asks."""
         kind, ident = event.type, event.item or ""
-        if kind is EventType.ITEM_CREATED:
+        if kind is EventType.ITEM_CREATED and ident not in self.open:
             name = str(event.data["external_id"])
             self.names[ident] = name
             self.ids.setdefault(name, ident)
@@ -303,26 +463,49 @@ class _Run:
         if kind is EventType.OFFER_MADE:
             self._offered(event)
         elif kind is EventType.ITEM_ASSIGNED:
-            self.generation[ident] = self.generation.get(ident, 0) + 1
-            spec = self._spec(ident)
-            if spec is not None and spec.handle_s is not None:
-                task = agenda.FinishWork(item=ident, generation=self.generation[ident])
-                self.agenda.push(event.t + spec.handle_s, task)
+            self._assigned(event.t, ident)
         elif kind is EventType.ITEM_WRAP_UP:
-            spec = self._spec(ident)
-            if spec is not None and spec.wrap_up_s:
-                task_end = agenda.EndWrapUp(item=ident, generation=self.generation.get(ident, 0))
-                self.agenda.push(event.t + spec.wrap_up_s, task_end)
+            self._wrapping_up(event.t, ident)
+        elif kind is EventType.ITEM_CLOSED:
+            self._closed(ident)
+
+    def _assigned(self, t: float, ident: str) -> None:
+        """The item is done its handle time after each assignment (generated or ``handle_s``)."""
+        generation = self.generation[ident] = self.generation.get(ident, 0) + 1
+        held, spec = self.open.get(ident), self._spec(ident)
+        handle_s = held.handle_s if held is not None else None if spec is None else spec.handle_s
+        if held is not None:
+            held.answered = True
+        if handle_s is not None:
+            self.agenda.push(t + handle_s, agenda.FinishWork(item=ident, generation=generation))
+
+    def _wrapping_up(self, t: float, ident: str) -> None:
+        held, spec = self.open.get(ident), self._spec(ident)
+        wrap_up_s = held.wrap_up_s if held is not None else None if spec is None else spec.wrap_up_s
+        if wrap_up_s:
+            task = agenda.EndWrapUp(item=ident, generation=self.generation.get(ident, 0))
+            self.agenda.push(t + wrap_up_s, task)
+
+    def _closed(self, ident: str) -> None:
+        """A generated item leaves no trace in the runner; a scripted one is kept for the end."""
+        if self.open.pop(ident, None) is not None:
+            self.generation.pop(ident, None)
+            self.offers.pop(ident, None)
+        elif ident in self.names:
+            self.closed[ident] = self.engine.item(ident)
 
     def _offered(self, event: Event) -> None:
         assert event.item is not None and event.agent is not None and event.offer is not None
-        self.offers[(event.item, event.agent)] = event.offer
+        self.offers.setdefault(event.item, {})[event.agent] = event.offer
         behaviour = self.scenario.behaviour
         if behaviour.manual:
             return
         accept = self.rng.random() < behaviour.accept
         answer = agenda.AnswerOffer(offer=event.offer, agent=event.agent, accept=accept)
-        self.agenda.push(event.t + behaviour.response_s, answer)
+        delay = behaviour.response_s
+        if behaviour.response is not None:
+            delay = behaviour.response.sample(self.response_rng)
+        self.agenda.push(event.t + delay, answer)
 
     # -- the end ----------------------------------------------------------------------------------------
 
@@ -339,17 +522,30 @@ class _Run:
             )
         for ident, name in self.names.items():  # items the engine made, e.g. callbacks (R12)
             items.setdefault(name, self._outcome(ident))
+        counts = dict(sorted(self.counts.items()))
+        replication = results.Replication(
+            index=self.replication or 0,
+            seed=self.seed,
+            busyness=self.factor,
+            arrivals_generated=self.generator.count,
+            end_s=self.clock.now(),
+            left_open=len(self.open),
+            counts=counts,
+        )
         return results.RunResult(
             seed=self.seed,
             duration_s=self.scenario.duration,
             end_s=self.clock.now(),
-            counts=dict(sorted(self.counts.items())),
+            counts=counts,
             errors=tuple(self.refusals),
             items=items,
+            warmup_s=self.scenario.warmup,
+            arrivals_generated=self.generator.count,
+            runs=(replication,),
         )
 
     def _outcome(self, ident: str) -> results.ItemOutcome:
-        item = self.engine.item(ident)
+        item = self.closed.get(ident) or self.engine.item(ident)
         trace = tuple(dict(entry) for entry in item.trace) if self.keep_traces else None
         return results.ItemOutcome(
             id=item.id,
@@ -373,3 +569,7 @@ _WAITING = frozenset(
     }
 )
 _NOT_WAITING = frozenset({EventType.ITEM_ASSIGNED, EventType.ITEM_PARKED, EventType.ITEM_CLOSED})
+#: States from which a customer can abandon (R40): not yet answered.
+_ABANDONABLE = frozenset(
+    {ItemState.SCHEDULED, ItemState.ROUTING, ItemState.QUEUED, ItemState.OFFERED}
+)

@@ -6,9 +6,9 @@ every problem with its field path (``events[3].accept``) and a sentence, as conf
 do (R41). The configuration (a file relative to the scenario, or an inline mapping) is validated
 as a whole by :mod:`unirouter.config`, and so is every ``{config: ...}`` event.
 
-Scripted events only for now: the generated-traffic keys of SPEC §7 (``arrivals``, ``shifts``, …)
-are refused with a sentence saying so until the simulator grows them; they will become further
-fields of :class:`Scenario` beside ``events``.
+Generated traffic (``arrivals``, ``shifts``, ``busyness``, ``replications``, ``warmup``) is read
+by :mod:`unirouter.sim._arrivals` into the values of :mod:`unirouter.sim.traffic`, beside the
+scripted ``events``; the two can be mixed.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ import yaml
 from unirouter import config as cfg
 from unirouter.config import model
 from unirouter.errors import ConfigError, ConfigIssue
-from unirouter.sim import _checks, _events, actions
+from unirouter.sim import _arrivals, _checks, _events, actions, distributions, traffic
 
 __all__ = ["DEFAULT_START", "AgentBehaviour", "Scenario", "load", "parse"]
 
 #: The engine epoch when a scenario gives no ``start``: Monday 5 January 2026, midnight UTC.
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
 
-_TOP_KEYS = ("config", "duration", "seed", "start", "agent_behaviour", "events")
-#: SPEC §7 keys of generated traffic, for a later version of the simulator.
-_GENERATED_KEYS = ("warmup", "replications", "busyness", "arrivals", "shifts")
+_TOP_KEYS = (
+    "config", "duration", "warmup", "seed", "replications", "busyness", "start",
+    "agent_behaviour", "arrivals", "shifts", "events",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,18 +43,25 @@ class AgentBehaviour:
     """How simulated agents answer offers (SPEC §7).
 
     ``manual``: only scripted accepts and declines answer offers (or they expire). Otherwise each
-    offer is answered ``response_s`` after it was made, accepted with probability ``accept``.
+    offer is answered ``response_s`` after it was made (a number, or drawn from ``response`` when
+    the scenario gives a distribution), accepted with probability ``accept``.
     """
 
     manual: bool = False
     accept: float = 1.0
     response_s: float = 0.0
+    response: distributions.Distribution | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """A checked scenario. ``events`` are in time order (stable for equal times); ``items`` are
-    the scripted items by their scenario id, in the order they were written."""
+    the scripted items by their scenario id, in the order they were written.
+
+    Generated traffic: ``arrivals`` send items until ``duration``; ``warmup`` is kept for the KPIs
+    (items arriving in it are not counted); each of the ``replications`` draws one ``busyness``
+    factor multiplying every rate; ``shifts`` put their agents offline outside them.
+    """
 
     config: model.Config
     config_source: str
@@ -64,6 +72,11 @@ class Scenario:
     events: tuple[actions.Action, ...] = ()
     items: Mapping[str, actions.ItemSpec] = field(default_factory=dict)
     source: Path | None = None
+    warmup: float = 0.0
+    replications: int = 1
+    busyness: distributions.Distribution | None = None
+    arrivals: tuple[traffic.Arrival, ...] = ()
+    shifts: tuple[traffic.Shift, ...] = ()
 
 
 def load(path: str | os.PathLike[str]) -> Scenario:
@@ -105,8 +118,15 @@ class _Parser(_checks.Checker):
         seed = self.integer(data.get("seed", 0), ("seed",))
         start = self._start(data.get("start"))
         behaviour = self._behaviour(data.get("agent_behaviour"))
-        events = self._events(data.get("events", []), config, start)
+        parser = _events.EventParser(self, config, start, self.config)
+        events = self._events(data.get("events", []), parser)
+        generated = _arrivals.TrafficParser(parser, self.base)
+        arrivals = generated.arrivals(data["arrivals"]) if "arrivals" in data else ()
+        shifts = generated.shifts(data["shifts"]) if "shifts" in data else ()
         duration = self._duration(data, events)
+        warmup = generated.warmup(data["warmup"], duration) if "warmup" in data else 0.0
+        replications = generated.replications(data.get("replications", 1))
+        busyness = generated.busyness(data["busyness"]) if "busyness" in data else None
         self.raise_issues()
         assert config is not None
         items: dict[str, actions.ItemSpec] = {}
@@ -123,16 +143,21 @@ class _Parser(_checks.Checker):
             events=tuple(sorted(events, key=lambda action: action.at)),
             items=items,
             source=self.source,
+            warmup=warmup,
+            replications=replications,
+            busyness=busyness,
+            arrivals=arrivals,
+            shifts=shifts,
         )
 
     def _top_keys(self, data: dict[str, Any]) -> None:
         if "config" not in data:
             self.issue(("config",), "this required field is missing (a file name or a mapping)")
         for key in data:
-            if key in _GENERATED_KEYS:
-                self.issue((key,), "generated traffic is not supported yet; use scripted events")
-            elif key not in _TOP_KEYS:
+            if key not in _TOP_KEYS:
                 self.issue((key,), _checks.unknown(key, _TOP_KEYS))
+        if "arrivals" in data and "duration" not in data:
+            self.issue(("duration",), "is required with arrivals: it says when arrivals stop")
 
     def config(self, value: object, loc: _checks.Loc) -> tuple[model.Config | None, str]:
         """A configuration file relative to the scenario, or an inline mapping (R41)."""
@@ -182,18 +207,20 @@ class _Parser(_checks.Checker):
         accept = self.number(value.get("accept", 1.0), (*loc, "accept"))
         if not 0.0 <= accept <= 1.0:
             self.issue((*loc, "accept"), f"must be a probability between 0 and 1, not {accept}")
-        response = self.seconds(value.get("response_s", 0.0), (*loc, "response_s"))
+        response_loc = (*loc, "response_s")
+        if isinstance(value.get("response_s"), dict):
+            drawn = _arrivals.read_distribution(self, value["response_s"], response_loc, self.base)
+            return AgentBehaviour(accept=accept, response=drawn)
+        response = self.seconds(value.get("response_s", 0.0), response_loc)
         return AgentBehaviour(accept=accept, response_s=response or 0.0)
 
-    def _events(
-        self, value: object, config: model.Config | None, start: datetime
-    ) -> list[actions.Action]:
+    def _events(self, value: object, parser: _events.EventParser) -> list[actions.Action]:
         if not isinstance(value, list):
             self.issue(
                 ("events",), f"must be a list of scripted events, not {_checks.describe(value)}"
             )
             return []
-        return _events.EventParser(self, config, start, self.config).parse_all(value)
+        return parser.parse_all(value)
 
     def _duration(self, data: dict[str, Any], events: list[actions.Action]) -> float:
         """How long the run lasts; without ``duration``, until the last scripted event."""
