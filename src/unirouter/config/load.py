@@ -112,7 +112,7 @@ def _read(file: Path) -> tuple[yaml.Node | None, dict[str, Any]]:
     try:
         node, data = _parse(text)
     except yaml.YAMLError as error:
-        raise ConfigError([_yaml_issue(file, error)]) from None
+        raise ConfigError([yaml_issue(file, error)]) from None
     if data is not None and not isinstance(data, dict):
         message = "the file must hold a mapping of sections (workstreams, queues, agents, …)"
         raise ConfigError([ConfigIssue(path=str(file), message=message)])
@@ -148,7 +148,7 @@ def _parse(text: str) -> tuple[yaml.Node | None, object]:
         loader.dispose()
 
 
-def _yaml_issue(file: Path, error: yaml.YAMLError) -> ConfigIssue:
+def yaml_issue(file: Path, error: yaml.YAMLError) -> ConfigIssue:
     """A YAML syntax error at its file and line."""
     mark = getattr(error, "problem_mark", None)
     context = getattr(error, "context", None)

@@ -10,33 +10,20 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from unirouter import durations
+from unirouter.config.load import yaml_issue
+from unirouter.config.validate import field_path
 from unirouter.errors import ConfigError, ConfigIssue
 
 __all__ = ["Checker", "Loc", "field_path", "nested", "read_yaml", "unknown", "yaml_issue"]
 
 Loc = tuple[str | int, ...]
-_PLAIN_KEY_FORBIDDEN = frozenset(".[]' ")
-
-
-def field_path(loc: Iterable[str | int]) -> str:
-    """``("events", 3, "accept")`` -> ``events[3].accept``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part and not _PLAIN_KEY_FORBIDDEN.intersection(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{part!r}]"
-    return text
 
 
 def nested(loc: Loc, issue: ConfigIssue) -> ConfigIssue:
@@ -84,18 +71,6 @@ def read_yaml(text: str) -> object:
         return loader.get_single_data()
     finally:
         loader.dispose()
-
-
-def yaml_issue(file: Path, error: yaml.YAMLError) -> ConfigIssue:
-    """A YAML syntax error at its file and line."""
-    mark = getattr(error, "problem_mark", None)
-    context = getattr(error, "context", None)
-    problem = getattr(error, "problem", None) or str(error)
-    sentence = f"{context}, {problem}" if context else problem
-    if mark is None:
-        return ConfigIssue(path=str(file), message=f"invalid YAML: {sentence}")
-    where = f"{file}:{mark.line + 1}"
-    return ConfigIssue(path=where, message=f"invalid YAML at column {mark.column + 1}: {sentence}")
 
 
 def as_datetime(value: str | date) -> datetime:
