@@ -175,6 +175,7 @@ class Intake(work.Work):
                 item.queue = fallback
             queue = self._queues[item.queue]
             queue.waiting += 1
+            self._admit(queue, item)
             if item.state is ItemState.OFFERED:
                 queue.offered += 1
             else:

@@ -249,6 +249,10 @@ class Work(base.Base):
         item.declines[agent.id] = item.declines.get(agent.id, 0) + 1
         item.declines_total += 1
         item.last_decliner = agent.id
+        if item.affinity_agent == agent.id:  # R29: the last agent turned it down; route normally
+            item.affinity_agent = None
+            item.order_key = ()
+            self._trace(item, "affinity", note="last agent declined; routed normally")
         ws = self._workstreams[item.workstream].cfg
         if item.declines_total >= ws.offer.max_declines_total and not item.auto_blocked:
             item.auto_blocked = True
@@ -450,9 +454,9 @@ class Work(base.Base):
         item.agent = None
         item.waiting_since = item.entered_routing_at = self._now
         affinity = self._workstreams[item.workstream].cfg.affinity
-        item.affinity_agent = (
-            last if affinity.enabled and self._within_grace(last, affinity.grace_s) else None
-        )
+        member = last is not None and last in self._queues[item.queue or ""].members
+        keep = affinity.enabled and member and self._within_grace(last, affinity.grace_s)
+        item.affinity_agent = last if keep else None
         self._emit(ET.ITEM_RESUMED, item=item.id, queue=item.queue, affinity=item.affinity_agent)
         item.state = ItemState.ROUTING
         self._enqueue(item, self._queues[item.queue or ""])
