@@ -1,0 +1,131 @@
+"""The application factory: ``create_app(host, auth)`` and ``open_app(db, config)``.
+
+Tests, ``unirouter serve`` and later tools (benchmarks, the demo) build the app the same way::
+
+    host = EngineHost(storage.open_store("sqlite:///u.db"))
+    host.restore(config)          # replays the log (blocking), or starts one from ``config``
+    app = create_app(host)        # FastAPI; its lifespan starts and stops the host
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import unirouter
+from unirouter.config import model
+from unirouter.server import models, problems
+from unirouter.server.auth import Authenticator
+from unirouter.server.host import EngineHost
+from unirouter.server.routes import admin, agents, items, stream
+from unirouter.storage import open_store
+
+__all__ = ["BODY_LIMIT", "create_app", "open_app"]
+
+#: SPEC §10: request bodies over 1 MiB are refused (413).
+BODY_LIMIT = 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse a request whose body exceeds ``limit`` bytes with a 413 problem, before the route
+    reads it (declared length) or as soon as the streamed body passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int = BODY_LIMIT) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is over {self.limit} bytes"
+        response = problems.problem_response(413, "body_too_large", detail, field="body",
+                                             limit=self.limit)  # fmt: skip
+        await response(scope, receive, send)
+
+
+def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
+    """The API of SPEC §6.3 over a restored ``host`` (see :meth:`EngineHost.restore`)."""
+    if auth is None:
+        auth = Authenticator(host.store, lambda: host.engine.config.auth.tokens)
+        auth.load_secret()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await host.start()
+        try:
+            yield
+        finally:
+            await host.stop()
+
+    app = FastAPI(
+        title="unirouter",
+        version=unirouter.__version__,
+        description="Unified routing and work distribution (SPEC §6.3).",
+        lifespan=lifespan,
+        responses={
+            401: {"model": models.Problem, "description": "No valid bearer token"},
+            403: {"model": models.Problem, "description": "Beyond the token's role"},
+            422: {"model": models.Problem, "description": "Invalid input"},
+        },
+    )
+    app.state.host = host
+    app.state.auth = auth
+    host.metrics.watch_queues(lambda: _queue_rows(host))
+    problems.install(app)
+    for module in (items, agents, admin, stream):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:
+    engine = host.engine
+    return [engine.queue_status(name) for name in engine.queue_names()]
+
+
+def open_app(db: str, config: model.Config | None) -> tuple[FastAPI, EngineHost, str]:
+    """Open the store ``db``, replay its log (or start one from ``config``) and build the app;
+    returns the app, its host and a sentence saying what the restore did."""
+    store = open_store(db)
+    host = EngineHost(store)
+    try:
+        said = host.restore(config)
+    except BaseException:
+        store.close()
+        raise
+    return create_app(host), host, said

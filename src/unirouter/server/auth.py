@@ -1,0 +1,162 @@
+"""Bearer tokens and roles (SPEC §6.3).
+
+Tokens are opaque random strings; only their SHA-256 is kept. They come from the configuration
+(``auth.tokens``, compared in constant time) or from ``unirouter token create``, which keeps the hash
+in the store's idempotency table under the scope ``token`` (key: the hex digest, value: the token's
+JSON ``{name, role, agent}``). A conversation's customer token is an HMAC of the item id under a
+secret kept in the store, so the server can give the same token again on an idempotent repeat and
+never has to store it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from unirouter.config import model
+from unirouter.server.problems import ApiProblem
+from unirouter.storage import Store
+
+__all__ = [
+    "Authenticator",
+    "Principal",
+    "create_token",
+    "digest",
+    "new_token",
+]
+
+Role = model.Role
+TOKEN_SCOPE = "token"
+SECRET_SCOPE = "server"
+SECRET_KEY = "customer-token-secret"
+CUSTOMER_PREFIX = "urc_"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    """Who is calling: a role (and the agent of an agent token), or a conversation's customer."""
+
+    name: str
+    role: Role | None = None
+    agent: str | None = None
+    customer_of: str | None = None
+
+    def allow(self, *roles: Role) -> None:
+        """403 unless the caller has one of ``roles`` (SPEC §6.3)."""
+        if self.role is None or self.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise ApiProblem(
+                403,
+                "forbidden",
+                f"this needs the role {allowed}",
+                role=_role(self),
+                allowed=allowed,
+            )
+
+    def act_as(self, agent: str, *roles: Role, field: str = "agent") -> None:
+        """An agent token may act only as its own agent; ``roles`` may act for anyone."""
+        if self.role is Role.AGENT:
+            if self.agent != agent:
+                raise ApiProblem(
+                    403, "other_agent", f"this token acts for agent {self.agent}, not {agent}",
+                    field=field, agent=agent,
+                )  # fmt: skip
+            return
+        self.allow(Role.AGENT, *roles)
+
+
+def _role(principal: Principal) -> str:
+    return "customer" if principal.role is None else principal.role.value
+
+
+def new_token() -> str:
+    """A fresh opaque token: 256 random bits."""
+    return "ur_" + secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(store: Store, role: Role, agent: str | None, name: str | None = None) -> str:
+    """Make a token, keep only its hash in ``store``, and return the token (shown once)."""
+    if (role is Role.AGENT) != (agent is not None):
+        raise ValueError("an agent token needs --agent, and only an agent token takes one")
+    token = new_token()
+    label = name or (f"{role.value}:{agent}" if agent else role.value)
+    value = json.dumps({"name": label, "role": role.value, "agent": agent})
+    store.remember_key(TOKEN_SCOPE, digest(token), value)
+    return token
+
+
+class Authenticator:
+    """Resolves bearer tokens against the configuration and the store."""
+
+    def __init__(self, store: Store, tokens: Callable[[], list[model.TokenDef]]) -> None:
+        self._store = store
+        self._tokens = tokens
+        self._known: dict[str, Principal] = {}
+        self._secret = b""
+
+    def load_secret(self) -> None:
+        """Read (or make, once) the customer-token secret; blocking, call before serving."""
+        value = self._store.remember_key(SECRET_SCOPE, SECRET_KEY, secrets.token_hex(32))
+        self._secret = bytes.fromhex(value)
+
+    def customer_token(self, item_id: str) -> str:
+        mac = hmac.new(self._secret, item_id.encode(), hashlib.sha256).digest()
+        return CUSTOMER_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    async def authenticate(self, connection: HTTPConnection) -> Principal:
+        """The caller of a request: 401 without a valid bearer token."""
+        token = _bearer(connection)
+        if token is None:
+            raise _unauthorized("a bearer token is needed (Authorization: Bearer TOKEN)")
+        found = await self.resolve(token, connection)
+        if found is None:
+            raise _unauthorized("the bearer token is not valid")
+        return found
+
+    async def resolve(self, token: str, connection: HTTPConnection) -> Principal | None:
+        if token.startswith(CUSTOMER_PREFIX):
+            item = connection.path_params.get("item_id")
+            if item is not None and hmac.compare_digest(token, self.customer_token(item)):
+                return Principal(name=f"customer:{item}", customer_of=item)
+            return None
+        hashed = digest(token)
+        for defined in self._tokens():
+            if hmac.compare_digest(hashed, defined.sha256):
+                return Principal(name=defined.name, role=defined.role, agent=defined.agent)
+        known = self._known.get(hashed)
+        if known is not None:
+            return known
+        stored = await asyncio.to_thread(self._store.recall_key, TOKEN_SCOPE, hashed)
+        if stored is None:
+            return None
+        data = json.loads(stored)
+        principal = Principal(name=data["name"], role=Role(data["role"]), agent=data.get("agent"))
+        self._known[hashed] = principal
+        return principal
+
+
+def _bearer(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    # Browsers cannot set headers on a WebSocket: the stream also takes ?token=.
+    if connection.scope.get("type") == "websocket":
+        return connection.query_params.get("token")
+    return None
+
+
+def _unauthorized(detail: str) -> ApiProblem:
+    return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,106 @@
+"""``unirouter serve`` and ``unirouter token create`` (SPEC §6.2, §6.3).
+
+``serve`` replays the log (or starts one from ``--config``), binds, prints one line with its URL once
+listening (``--port 0`` picks a free port and prints it), and stops gracefully on SIGTERM or SIGINT:
+the appends in flight finish and the store closes. If the log cannot be written it stops serving
+and exits 1 rather than diverge from its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import click
+import uvicorn
+
+from unirouter import config as cfg
+from unirouter.cli import CONTEXT, main
+from unirouter.config import model
+from unirouter.server import app as server_app
+from unirouter.server import auth
+from unirouter.storage import open_store
+
+__all__ = ["serve", "token_create"]
+
+DEFAULT_DB = "./unirouter.db"
+
+
+class _Server(uvicorn.Server):
+    """Prints the URL once the socket listens (the real port, also for ``--port 0``)."""
+
+    url = ""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            click.echo(f"unirouter serving on {self.url}", nl=True)
+            sys.stdout.flush()
+
+
+@main.command("serve", context_settings=CONTEXT)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="Configuration file or folder; needed at the first start only.",
+)
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store URL or SQLite file.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port; 0 picks a free one.")  # fmt: skip
+def serve(config_file: Path | None, db: str, host: str, port: int) -> None:
+    """Serve the HTTP and WebSocket API over a durable log (SPEC §6.3, §9)."""
+    config = cfg.load(config_file) if config_file is not None else None
+    app, engine_host, said = server_app.open_app(db, config)
+    click.echo(f"unirouter: {said}", err=True)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        engine_host.store.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    bound = sock.getsockname()[1]
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="auto"))
+    shown = f"[{host}]" if ":" in host else host
+    server.url = f"http://{shown}:{bound}"
+
+    def stop_on_failure(exc: BaseException) -> None:
+        server.should_exit = True
+
+    engine_host.on_failure = stop_on_failure
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler
+    # it found; a quiet one makes a clean shutdown exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
+    asyncio.run(server.serve(sockets=[sock]))
+    if engine_host.failure is not None:
+        raise click.ClickException(f"stopped: the log could not be written ({engine_host.failure})")
+
+
+@main.group("token", context_settings=CONTEXT)
+def token_group() -> None:
+    """API tokens (SPEC §6.3)."""
+
+
+@token_group.command("create", context_settings=CONTEXT)
+@click.option("--role", required=True, type=click.Choice([r.value for r in model.Role]))
+@click.option("--agent", default=None, help="The agent an agent token acts as.")
+@click.option("--name", default=None, help="A label for the token (default: role and agent).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store URL or SQLite file.")
+def token_create(role: str, agent: str | None, name: str | None, db: str) -> None:
+    """Print a new token once; only its SHA-256 is stored (in the store at --db)."""
+    chosen = model.Role(role)
+    if (chosen is model.Role.AGENT) != (agent is not None):
+        raise click.BadParameter(
+            "an agent token needs --agent, and only an agent token takes one", param_hint="--agent"
+        )
+    store = open_store(db)
+    try:
+        click.echo(auth.create_token(store, chosen, agent, name))
+    finally:
+        store.close()

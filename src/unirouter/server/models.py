@@ -1,0 +1,231 @@
+"""Request and response bodies of the HTTP API (SPEC §6.3), as pydantic models.
+
+Requests reject unknown fields (``extra="forbid"``, SPEC §10). Times are Unix seconds or ISO 8601
+date-times with a zone. Responses document the shape in ``/openapi.json``; they allow extra fields so
+that adding one is never a breaking change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from unirouter.config import model
+
+__all__ = [
+    "AgentOut",
+    "AssignIn",
+    "ConfigOut",
+    "ConfigResult",
+    "DeclineIn",
+    "ItemIn",
+    "ItemList",
+    "ItemOut",
+    "ItemPatch",
+    "MessageIn",
+    "MessageList",
+    "MessageOut",
+    "PickIn",
+    "PresenceIn",
+    "Problem",
+    "QueueOut",
+    "TransferIn",
+]
+
+#: SPEC §2: a work item's attributes are a JSON object of at most 64 KiB.
+ATTRIBUTES_LIMIT = 64 * 1024
+
+
+def _seconds(value: float | datetime | None) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value
+
+
+Time = Annotated[float | AwareDatetime, AfterValidator(_seconds)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class SkillIn(_In):
+    name: Name
+    level: int = Field(default=1, ge=1)
+    optional: bool = False
+
+
+class ItemIn(_In):
+    """Intake of a work item (SPEC §2). ``external_id`` makes it idempotent per workstream."""
+
+    external_id: Name
+    workstream: Name
+    channel: Name | None = None
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    customer: dict[str, JsonValue] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=0, le=100_000)
+    skills: list[SkillIn] | None = None
+    units: int | None = Field(default=None, ge=0)
+    profiles: list[Name] | None = None
+    available_at: Time | None = None
+    callback_at: Time | None = None
+    phone: Annotated[str, Field(max_length=64)] | None = None
+    due_at: Time | None = None
+    ttl_s: float | None = Field(default=None, gt=0)
+    preferred_agents: list[Name] | None = None
+
+
+class ItemPatch(_In):
+    """Change a waiting item (R7): attributes are merged, priority replaced."""
+
+    attributes: dict[str, JsonValue] | None = None
+    priority: int | None = Field(default=None, ge=0, le=100_000)
+
+
+class CancelIn(_In):
+    reason: Annotated[str, Field(pattern="^(abandoned|cancelled)$")] = "abandoned"
+
+
+class CompleteIn(_In):
+    wrap_up: bool = True
+
+
+class TransferIn(_In):
+    """Exactly one of ``queue`` or ``agent`` (R31)."""
+
+    queue: Name | None = None
+    agent: Name | None = None
+
+
+class AssignIn(_In):
+    agent: Name
+
+
+class PickIn(_In):
+    """``agent`` defaults to the caller's agent (agent tokens)."""
+
+    agent: Name | None = None
+
+
+class PresenceIn(_In):
+    presence: model.BasePresence
+    label: Annotated[str, Field(max_length=100)] | None = None
+
+
+class DeclineIn(_In):
+    reason: Annotated[str, Field(max_length=200)] | None = None
+
+
+class MessageIn(_In):
+    text: Annotated[str, Field(min_length=1, max_length=16_000)]
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class ItemOut(_Out):
+    """A work item: state, queue, agent, timestamps and trace (R43)."""
+
+    id: str
+    external_id: str
+    workstream: str
+    channel: str | None
+    kind: str
+    state: str
+    close_reason: str | None
+    queue: str | None
+    agent: str | None
+    offer: dict[str, Any] | None
+    priority: int
+    attributes: dict[str, Any]
+    customer: dict[str, Any]
+    skills: list[dict[str, Any]]
+    units: int
+    profiles: list[str]
+    config_version: int
+    times: dict[str, float]
+    trace: list[dict[str, Any]] | None = None
+    customer_token: str | None = None
+
+
+class ItemList(_Out):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class AgentOut(_Out):
+    """An agent: presence, capacity used and free per units and profile, items and offers."""
+
+    id: str
+    name: str | None
+    presence: str
+    label: str | None
+    manual: bool
+    connected: bool
+    capacity_units: int
+    used_units: int
+    free_units: int
+    profiles: dict[str, dict[str, int]]
+    queues: list[str]
+    skills: dict[str, int]
+    attributes: dict[str, Any]
+    active: list[str]
+    offers: list[dict[str, Any]]
+
+
+class QueueOut(_Out):
+    """A queue's live state: waiting, offered, longest wait, EWT, members, staffed and ready."""
+
+    name: str
+    kind: str
+    priority: int
+    waiting: int
+    offered: int
+    longest_wait_s: float
+    ewt_s: float | None
+    members: int
+    staffed: int
+    ready: int
+
+
+class MessageOut(_Out):
+    number: int
+    item: str
+    sender: str
+    agent: str | None
+    text: str
+    attributes: dict[str, Any]
+    at: float
+
+
+class MessageList(_Out):
+    messages: list[MessageOut]
+
+
+class ConfigOut(_Out):
+    version: int
+    config: dict[str, Any]
+
+
+class ConfigResult(_Out):
+    """A dry run (``applied: false``) or an apply: the diff against the running configuration."""
+
+    applied: bool
+    version: int
+    diff: dict[str, dict[str, list[str]]]
+
+
+class Problem(_Out):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,80 @@
+"""What the server keeps beside the engine, rebuilt from the same log: conversation messages and the
+time of every item transition (SPEC §2 "timestamps of every transition").
+
+Both are folds over logged commands and events, fed live after each command and again, in the same
+order, by the replay; so they say after a restart what they said before.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+__all__ = ["Projection"]
+
+#: Which event stamps which transition time of an item.
+_STAMPS = {
+    "item_created": "created_at",
+    "item_scheduled": "scheduled_at",
+    "item_queued": "queued_at",
+    "offer_made": "offered_at",
+    "item_assigned": "assigned_at",
+    "item_wrap_up": "wrap_up_at",
+    "item_parked": "parked_at",
+    "item_resumed": "resumed_at",
+    "item_transferred": "transferred_at",
+    "item_closed": "closed_at",
+}
+
+
+class Projection:
+    """Messages per conversation and transition times per item, bounded to ``retain`` items."""
+
+    def __init__(self, retain: int | None) -> None:
+        self._retain = retain
+        self._times: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self._messages: dict[str, list[dict[str, Any]]] = {}
+
+    def feed(self, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        """Take one logged command and its events."""
+        if command.get("op") == "message" and not command.get("refused"):
+            args = command["args"]
+            self._messages.setdefault(args["item"], []).append(message_view(args))
+        for event in events:
+            stamp = _STAMPS.get(event.get("type", ""))
+            item = event.get("item")
+            if stamp is not None and item is not None:
+                self._stamp(item, stamp, float(event["t"]))
+
+    def times(self, item: str) -> dict[str, float]:
+        """When the item entered each state, newest entry of each kind."""
+        return dict(self._times.get(item, {}))
+
+    def messages(self, item: str, after: int = 0) -> list[dict[str, Any]]:
+        """The conversation's messages numbered above ``after``, oldest first."""
+        return [m for m in self._messages.get(item, []) if m["number"] > after]
+
+    def message_count(self, item: str) -> int:
+        return len(self._messages.get(item, []))
+
+    def _stamp(self, item: str, stamp: str, t: float) -> None:
+        times = self._times.get(item)
+        if times is None:
+            times = self._times[item] = {}
+            if self._retain is not None and len(self._times) > self._retain:
+                old, _ = self._times.popitem(last=False)
+                self._messages.pop(old, None)
+        times[stamp] = t
+
+
+def message_view(args: dict[str, Any]) -> dict[str, Any]:
+    """A message as the API shows it, from its logged ``message`` command arguments."""
+    return {
+        "number": args["number"],
+        "item": args["item"],
+        "sender": args["sender"],
+        "agent": args.get("agent"),
+        "text": args["text"],
+        "attributes": args.get("attributes", {}),
+        "at": args["at"],
+    }

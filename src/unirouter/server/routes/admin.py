@@ -1,0 +1,265 @@
+"""Configuration (R41, R42), reports (SPEC §8), the event stream, metrics and probes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from unirouter import config as configuration
+from unirouter.config import model
+from unirouter.engine import Event, EventType
+from unirouter.server import commands, models
+from unirouter.server.host import EngineHost
+from unirouter.server.problems import ApiProblem, problem_response
+from unirouter.server.routes._deps import Caller, Host
+from unirouter.sim.kpis import KpiAccumulator
+from unirouter.storage import RecordKind
+
+__all__ = ["router"]
+
+Role = model.Role
+router = APIRouter()
+SSE_PAGE = 500
+KEEPALIVE_S = 15.0
+_SECTIONS = ("skills", "capacity_profiles", "calendars", "workstreams", "queues", "agents")
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+@router.get("/v1/config", response_model=models.ConfigOut, tags=["configuration"])
+async def get_config(caller: Caller, host: Host) -> Any:
+    """The running configuration and its version."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    engine = host.engine
+    return await host.read(
+        lambda: {"version": engine.config_version, "config": commands.config_json(engine.config)}
+    )
+
+
+@router.put(
+    "/v1/config",
+    response_model=models.ConfigResult,
+    tags=["configuration"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def put_config(
+    request: Request,
+    caller: Caller,
+    host: Host,
+    dry_run: Annotated[bool, Query(description="Validate and diff only; change nothing")] = False,
+) -> Any:
+    """Validate a whole configuration (R41) and show its diff against the running one; unless
+    ``dry_run``, apply it atomically for the next decision (R42). JSON or YAML bodies."""
+    caller.allow(Role.ADMIN)
+    data = _parse_config(request.headers.get("content-type", ""), await request.body())
+    new = configuration.validate(data)
+    diff = config_diff(host.engine.config, new)
+    if dry_run:
+        return await host.read(
+            lambda: {"applied": False, "version": host.engine.config_version, "diff": diff}
+        )
+    version: int = await host.command("apply_config", {"config": commands.config_json(new)})
+    return {"applied": True, "version": version, "diff": diff}
+
+
+def _parse_config(content_type: str, raw: bytes) -> object:
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        if "yaml" in content_type:
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ApiProblem(400, "malformed_body", f"the configuration does not parse: {exc}",
+                         field="body") from None  # fmt: skip
+
+
+def config_diff(old: model.Config, new: model.Config) -> dict[str, dict[str, list[str]]]:
+    """Per section, the names added, removed and changed (R42 dry run)."""
+    before, after = commands.config_json(old), commands.config_json(new)
+    out: dict[str, dict[str, list[str]]] = {}
+    for section in _SECTIONS:
+        a, b = before.get(section, {}), after.get(section, {})
+        out[section] = {
+            "added": sorted(set(b) - set(a)),
+            "removed": sorted(set(a) - set(b)),
+            "changed": sorted(n for n in set(a) & set(b) if a[n] != b[n]),
+        }
+    tokens_a = {t["name"]: t for t in before["auth"]["tokens"]}
+    tokens_b = {t["name"]: t for t in after["auth"]["tokens"]}
+    out["auth.tokens"] = {
+        "added": sorted(set(tokens_b) - set(tokens_a)),
+        "removed": sorted(set(tokens_a) - set(tokens_b)),
+        "changed": sorted(n for n in set(tokens_a) & set(tokens_b) if tokens_a[n] != tokens_b[n]),
+    }
+    return out
+
+
+# -- reports -----------------------------------------------------------------------------------------
+
+
+def _window(host: EngineHost, start: float | None, end: float | None) -> tuple[float, float]:
+    """The report window; it never starts before the log does (the KPI series have one slot per
+    interval from the start, so a window from 1970 would cost decades of empty slots)."""
+    if start is not None and end is not None and start > end:
+        raise ApiProblem(422, "invalid_input", "from must not be after to", field="from")
+    end = host.now() if end is None else end
+    start = max(host.log_started, 0.0 if start is None else start)
+    return min(start, end), end
+
+
+def _kpis(host: EngineHost, start: float, end: float) -> dict[str, Any]:
+    """SPEC §8 over [start, end]: the simulator's KPI accumulator fed the logged events
+    (items that arrived in the window; agent time inside it)."""
+    accumulator = KpiAccumulator(host.engine.config, warmup_s=start)
+    after = 0
+    while True:
+        page = host.store.read(after, 5000)
+        for record in page:
+            if record.kind is RecordKind.EVENT:
+                event = _event(json.loads(record.body))
+                if event.t > end:
+                    return accumulator.finish(end).to_dict()
+                accumulator.feed(event)
+        if not page:
+            return accumulator.finish(end).to_dict()
+        after = page[-1].cursor
+
+
+def _event(body: dict[str, Any]) -> Event:
+    ids = {k: body.pop(k, None) for k in ("item", "agent", "queue", "offer")}
+    seq, t, kind = body.pop("seq"), body.pop("t"), EventType(body.pop("type"))
+    return Event(seq, t, kind, ids["item"], ids["agent"], ids["queue"], ids["offer"], body)
+
+
+Since = Annotated[float | None, Query(alias="from", description="Unix seconds (default 0)")]
+Until = Annotated[float | None, Query(alias="to", description="Unix seconds (default now)")]
+
+
+@router.get("/v1/reports/agents", tags=["reports"])
+async def agent_report(caller: Caller, host: Host, start: Since = None, end: Until = None) -> Any:
+    """Occupancy, utilisation, handled, offers, declines, expiries and presence time per agent
+    and per ``attributes.group`` (SPEC §8)."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    start, end = _window(host, start, end)
+    await host.barrier()
+    kpis = await asyncio.to_thread(_kpis, host, start, end)
+    return {"from": start, "to": end, "agents": kpis["agents"], "groups": kpis["groups"]}
+
+
+@router.get("/v1/reports/queues", tags=["reports"])
+async def queue_report(caller: Caller, host: Host, start: Since = None, end: Until = None) -> Any:
+    """Arrived, answered, abandoned, service level, ASA, AHT … per queue and workstream (§8)."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    start, end = _window(host, start, end)
+    await host.barrier()
+    kpis = await asyncio.to_thread(_kpis, host, start, end)
+    return {"from": start, "to": end, "totals": kpis["totals"], "queues": kpis["queues"],
+            "workstreams": kpis["workstreams"]}  # fmt: skip
+
+
+# -- the event stream --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/events",
+    tags=["events"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    caller: Caller,
+    host: Host,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this cursor")] = None,
+    follow: Annotated[bool, Query(description="Keep streaming new events")] = True,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Every durable event as server-sent events (``id:`` is the log cursor): resumable with
+    ``?after=CURSOR`` or ``Last-Event-ID``."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    start = after if after is not None else _cursor(last_event_id)
+    stream = _sse(host, start, follow)
+    return StreamingResponse(stream, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+
+def _cursor(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise ApiProblem(422, "invalid_input", "Last-Event-ID must be a cursor",
+                         field="last-event-id") from None  # fmt: skip
+
+
+async def _sse(host: EngineHost, after: int, follow: bool) -> AsyncIterator[str]:
+    sub = host.subscribe(lambda r: r.kind is RecordKind.EVENT)
+    try:
+        last = after
+        while True:  # the backlog, from the store
+            page = await asyncio.to_thread(host.store.read, last, SSE_PAGE)
+            for record in page:
+                if record.kind is RecordKind.EVENT:
+                    yield _frame(record.cursor, json.loads(record.body))
+            if page:
+                last = page[-1].cursor
+            if len(page) < SSE_PAGE:
+                break
+        while follow:  # then live, skipping what the backlog already sent
+            try:
+                live = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if live is None or sub.overflowed:
+                return
+            if live.cursor > last:
+                last = live.cursor
+                yield _frame(last, live.body)
+    finally:
+        host.unsubscribe(sub)
+
+
+def _frame(cursor: int, body: dict[str, Any]) -> str:
+    return f"id: {cursor}\nevent: {body.get('type', 'event')}\ndata: {json.dumps(body)}\n\n"
+
+
+# -- operations ----------------------------------------------------------------------------------------
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response)
+async def metrics(host: Host) -> Response:
+    """Prometheus metrics: queue gauges, command and event counters, append latency."""
+    return Response(generate_latest(host.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/healthz", tags=["operations"])
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["operations"])
+async def readyz(host: Host) -> Any:
+    """Ready: the log was replayed and the store takes writes."""
+    if host.failure is not None:
+        return problem_response(503, "unavailable", f"the log could not be written: {host.failure}")
+    if host.stopping or not host.replayed:
+        return problem_response(503, "unavailable", "the server is not serving")
+    return {"status": "ready", "cursor": await asyncio.to_thread(host.store.last_cursor)}

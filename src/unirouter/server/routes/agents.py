@@ -1,0 +1,114 @@
+"""Agents, offers and queues: presence, offer answers, live queue state and pick lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from unirouter.config import model
+from unirouter.server import models, views
+from unirouter.server.routes._deps import Caller, Host
+
+__all__ = ["router"]
+
+Role = model.Role
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/agents", response_model=list[models.AgentOut], tags=["agents"])
+async def list_agents(caller: Caller, host: Host) -> Any:
+    """Every agent's presence, capacity used and free, items and open offers."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    return await host.read(lambda: [views.agent_view(host.engine, a) for a in host.engine.agents()])
+
+
+@router.get("/agents/{agent_id}", response_model=models.AgentOut, tags=["agents"])
+async def get_agent(agent_id: str, caller: Caller, host: Host) -> Any:
+    """One agent; an agent token reads only its own agent."""
+    caller.act_as(agent_id, Role.ADMIN, Role.SUPERVISOR, field="agent_id")
+    agent = host.engine.agent(agent_id)
+    return await host.read(lambda: views.agent_view(host.engine, agent))
+
+
+@router.put("/agents/{agent_id}/presence", response_model=models.AgentOut, tags=["agents"])
+async def set_presence(agent_id: str, body: models.PresenceIn, caller: Caller, host: Host) -> Any:
+    """A manual presence (R32); ``inactive`` is system-set only."""
+    caller.act_as(agent_id, Role.ADMIN, Role.SUPERVISOR, field="agent_id")
+    host.engine.agent(agent_id)
+    args = {"agent": agent_id, **body.model_dump(mode="json", exclude_none=True)}
+    return await host.command(
+        "presence", args, lambda _: views.agent_view(host.engine, host.engine.agent(agent_id))
+    )
+
+
+@router.post("/offers/{offer_id}/accept", response_model=models.ItemOut, tags=["offers"])
+async def accept_offer(offer_id: str, caller: Caller, host: Host) -> Any:
+    """Accept an open offer before it expires (R24); only the agent it was made to may."""
+    offer = host.engine.offer(offer_id)
+    caller.act_as(offer.agent, Role.ADMIN)
+    return await host.command(
+        "accept", {"offer": offer_id, "agent": offer.agent},
+        lambda item: views.item_view(host.engine, host.projection, item),
+    )  # fmt: skip
+
+
+@router.post("/offers/{offer_id}/decline", response_model=models.ItemOut, tags=["offers"])
+async def decline_offer(
+    offer_id: str,
+    caller: Caller,
+    host: Host,
+    body: Annotated[models.DeclineIn | None, Body()] = None,
+) -> Any:
+    """Decline with an optional reason: the item returns to its place (R25)."""
+    offer = host.engine.offer(offer_id)
+    caller.act_as(offer.agent, Role.ADMIN)
+    args: dict[str, Any] = {"offer": offer_id, "agent": offer.agent}
+    if body is not None and body.reason is not None:
+        args["reason"] = body.reason
+    return await host.command(
+        "decline", args, lambda item: views.item_view(host.engine, host.projection, item)
+    )
+
+
+@router.get("/queues", response_model=list[models.QueueOut], tags=["queues"])
+async def list_queues(caller: Caller, host: Host) -> Any:
+    """Live state of every queue."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
+    engine = host.engine
+    return await host.read(lambda: [views.queue_view(engine, q) for q in engine.queue_names()])
+
+
+@router.get("/queues/{name}", response_model=models.QueueOut, tags=["queues"])
+async def get_queue(name: str, caller: Caller, host: Host) -> Any:
+    """Waiting, offered, longest wait, EWT, members, staffed and ready agents."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
+    return await host.read(lambda: views.queue_view(host.engine, name))
+
+
+@router.get("/queues/{name}/items", response_model=models.ItemList, tags=["queues"])
+async def queue_items(
+    name: str,
+    caller: Caller,
+    host: Host,
+    for_agent: Annotated[str | None, Query(description="Only what this agent may pick")] = None,
+) -> Any:
+    """The queue's waiting items in queue order (R6–R9); with ``for_agent``, those the agent may
+    pick (R28: members only, skills and capacity as the workstream's ``pick_checks`` says)."""
+    if caller.role is Role.AGENT:
+        for_agent = for_agent or caller.agent
+        caller.act_as(for_agent or "", field="for_agent")
+    else:
+        caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    engine = host.engine
+    if for_agent is not None:
+        engine.agent(for_agent)
+
+    def listing() -> dict[str, Any]:
+        items = engine.waiting_items(name)
+        if for_agent is not None:
+            items = [i for i in items if engine.may_pick(i.id, agent=for_agent)]
+        bodies = [views.item_view(engine, host.projection, i, trace=False) for i in items]
+        return {"items": bodies, "next_cursor": None}
+
+    return await host.read(listing)

@@ -1,0 +1,270 @@
+"""Work items: intake, reading, changes, lifecycle actions, pick and conversation messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from unirouter.config import model
+from unirouter.engine import ItemState, WorkItem
+from unirouter.server import commands, models, views
+from unirouter.server.auth import Authenticator, Principal
+from unirouter.server.host import EngineHost
+from unirouter.server.problems import ApiProblem
+from unirouter.server.routes._deps import Auth, Caller, Host, check_size
+
+__all__ = ["router"]
+
+Role = model.Role
+router = APIRouter(prefix="/v1/work-items", tags=["work items"])
+PAGE_LIMIT = 1000
+
+
+def _view(host: EngineHost, item: WorkItem, auth: Authenticator | None = None) -> dict[str, Any]:
+    """The item's body; with ``auth``, a conversation's customer token too (intake answers)."""
+    body = views.item_view(host.engine, host.projection, item)
+    if auth is not None and item.kind is model.Kind.MESSAGING:
+        body["customer_token"] = auth.customer_token(item.id)
+    return body
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=models.ItemOut,
+    responses={200: {"model": models.ItemOut, "description": "A repeat of an earlier intake"}},
+)
+async def create_item(
+    body: models.ItemIn, caller: Caller, host: Host, auth: Auth, response: Response
+) -> Any:
+    """Intake (R1). A repeated ``external_id`` in the same workstream returns the same item (200).
+    Answers 201 only once the item is durable. Messaging items carry a ``customer_token``."""
+    caller.allow(Role.INTAKE, Role.ADMIN)
+    check_size(body.attributes, "attributes")
+    check_size(body.customer, "customer")
+    existing = host.engine.item_by_external_id(body.workstream, body.external_id)
+    if existing is not None:
+        response.status_code = 200
+        return await host.read(lambda: _view(host, existing, auth))
+    args = body.model_dump(mode="json", exclude_none=True)
+    args["item_id"] = commands.new_item_id()
+    return await host.command("submit", args, lambda item: _view(host, item, auth))
+
+
+@router.get("", response_model=models.ItemList)
+async def list_items(
+    caller: Caller,
+    host: Host,
+    state: ItemState | None = None,
+    queue: str | None = None,
+    agent: str | None = None,
+    cursor: Annotated[str | None, Query(description="The next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 100,
+) -> Any:
+    """Items by state, queue and agent, in id order, paginated by cursor. An agent token lists
+    its own items only."""
+    if caller.role is Role.AGENT:
+        agent = agent or caller.agent
+        caller.act_as(agent or "", Role.ADMIN, Role.SUPERVISOR)
+    else:
+        caller.allow(Role.ADMIN, Role.SUPERVISOR)
+
+    def page() -> dict[str, Any]:
+        found = sorted(
+            (i for i in host.engine.items()
+             if (state is None or i.state is state) and (queue is None or i.queue == queue)
+             and (agent is None or i.agent == agent) and (cursor is None or i.id > cursor)),
+            key=lambda i: i.id,
+        )  # fmt: skip
+        chosen = found[:limit]
+        bodies = [views.item_view(host.engine, host.projection, i, trace=False) for i in chosen]
+        more = len(found) > limit
+        return {"items": bodies, "next_cursor": chosen[-1].id if more else None}
+
+    return await host.read(page)
+
+
+def _item(host: EngineHost, item_id: str) -> WorkItem:
+    return host.engine.item(item_id)
+
+
+def _may_see(caller: Principal, host: EngineHost, item: WorkItem) -> None:
+    """Agents see the items they hold, are offered, or could pick from their queues."""
+    if caller.customer_of is not None:
+        raise ApiProblem(403, "forbidden", "a customer token reaches only its messages")
+    if caller.role is Role.AGENT:
+        agent = host.engine.agent(caller.agent or "")
+        offer = views.item_view(host.engine, host.projection, item, trace=False)["offer"]
+        mine = item.agent == agent.id or item.affinity_agent == agent.id
+        if mine or (offer and offer["agent"] == agent.id) or item.queue in agent.queues:
+            return
+        raise ApiProblem(403, "other_agent", f"item {item.id} is not yours", field="id")
+    caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.INTAKE)
+
+
+@router.get("/{item_id}", response_model=models.ItemOut)
+async def get_item(item_id: str, caller: Caller, host: Host) -> Any:
+    """State, queue, agent, transition times and trace (R43)."""
+    item = _item(host, item_id)
+    _may_see(caller, host, item)
+    return await host.read(lambda: _view(host, item))
+
+
+@router.patch("/{item_id}", response_model=models.ItemOut)
+async def patch_item(item_id: str, body: models.ItemPatch, caller: Caller, host: Host) -> Any:
+    """Change attributes (merged) or priority of a waiting item; its place follows at once (R7)."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.INTAKE)
+    check_size(body.attributes, "attributes")
+    item = _item(host, item_id)
+    merged = {**item.attributes, **(body.attributes or {})}
+    check_size(merged, "attributes")
+    args = {"item": item_id, **body.model_dump(mode="json", exclude_none=True)}
+    return await host.command("update", args, lambda i: _view(host, i))
+
+
+async def _act(
+    host: EngineHost, caller: Principal, item_id: str, op: str, args: dict[str, Any] | None = None
+) -> Any:
+    """A lifecycle action on one's own item (agents) or on any item (admin, supervisor)."""
+    item = _item(host, item_id)
+    if caller.role is Role.AGENT and item.agent != caller.agent:
+        raise ApiProblem(403, "other_agent", f"item {item_id} is not held by agent {caller.agent}",
+                         field="id", item=item_id)  # fmt: skip
+    caller.allow(Role.AGENT, Role.ADMIN, Role.SUPERVISOR)
+    return await host.command(op, {"item": item_id, **(args or {})}, lambda i: _view(host, i))
+
+
+@router.post("/{item_id}/cancel", response_model=models.ItemOut)
+async def cancel_item(
+    item_id: str, caller: Caller, host: Host, body: Annotated[models.CancelIn | None, Body()] = None
+) -> Any:
+    """The customer left (``abandoned``, R40) or the item is called off (``cancelled``)."""
+    caller.allow(Role.INTAKE, Role.ADMIN, Role.SUPERVISOR)
+    _item(host, item_id)
+    reason = (body or models.CancelIn()).reason
+    return await host.command("cancel", {"item": item_id, "reason": reason},
+                              lambda i: _view(host, i))  # fmt: skip
+
+
+@router.post("/{item_id}/complete", response_model=models.ItemOut)
+async def complete_item(
+    item_id: str,
+    caller: Caller,
+    host: Host,
+    body: Annotated[models.CompleteIn | None, Body()] = None,
+) -> Any:
+    """Assigned → wrap-up (R33), or closed with ``{"wrap_up": false}``."""
+    wrap = (body or models.CompleteIn()).wrap_up
+    return await _act(host, caller, item_id, "complete", {"wrap_up": wrap})
+
+
+@router.post("/{item_id}/wrap-up", response_model=models.ItemOut)
+async def wrap_up_item(item_id: str, caller: Caller, host: Host) -> Any:
+    """Assigned → wrap-up (R33)."""
+    return await _act(host, caller, item_id, "wrap_up")
+
+
+@router.post("/{item_id}/close", response_model=models.ItemOut)
+async def close_item(item_id: str, caller: Caller, host: Host) -> Any:
+    """Close a worked item as ``completed`` (from assigned, wrap-up or parked)."""
+    item = _item(host, item_id)
+    parked_mine = item.state is ItemState.PARKED and item.affinity_agent == caller.agent
+    if parked_mine and caller.role is Role.AGENT:
+        return await host.command("close", {"item": item_id}, lambda i: _view(host, i))
+    return await _act(host, caller, item_id, "close")
+
+
+@router.post("/{item_id}/park", response_model=models.ItemOut)
+async def park_item(item_id: str, caller: Caller, host: Host) -> Any:
+    """Park an async conversation waiting for the customer: capacity released (R34)."""
+    return await _act(host, caller, item_id, "park")
+
+
+@router.post("/{item_id}/resume", response_model=models.ItemOut)
+async def resume_item(item_id: str, caller: Caller, host: Host) -> Any:
+    """A parked conversation routes back, to its last agent under affinity (R29)."""
+    item = _item(host, item_id)
+    if caller.role is Role.AGENT and item.affinity_agent != caller.agent:
+        raise ApiProblem(403, "other_agent", f"item {item_id} is not yours", field="id")
+    caller.allow(Role.AGENT, Role.ADMIN, Role.SUPERVISOR, Role.INTAKE)
+    return await host.command("resume", {"item": item_id}, lambda i: _view(host, i))
+
+
+@router.post("/{item_id}/transfer", response_model=models.ItemOut)
+async def transfer_item(item_id: str, body: models.TransferIn, caller: Caller, host: Host) -> Any:
+    """To a queue of the item's kind, or to one agent (R31)."""
+    if (body.queue is None) == (body.agent is None):
+        raise ApiProblem(422, "invalid_input", "give exactly one of queue or agent", field="queue")
+    return await _act(host, caller, item_id, "transfer", body.model_dump(exclude_none=True))
+
+
+@router.post("/{item_id}/assign", response_model=models.ItemOut)
+async def assign_item(item_id: str, body: models.AssignIn, caller: Caller, host: Host) -> Any:
+    """Supervisor force-assign: may exceed capacity (R31)."""
+    caller.allow(Role.SUPERVISOR, Role.ADMIN)
+    _item(host, item_id)
+    return await host.command("assign", {"item": item_id, "agent": body.agent},
+                              lambda i: _view(host, i))  # fmt: skip
+
+
+@router.post("/{item_id}/pick", response_model=models.ItemOut)
+async def pick_item(
+    item_id: str, caller: Caller, host: Host, body: Annotated[models.PickIn | None, Body()] = None
+) -> Any:
+    """Claim a waiting item (R28): of two agents picking one item exactly one succeeds (409)."""
+    agent = (body.agent if body else None) or caller.agent
+    if agent is None:
+        raise ApiProblem(422, "invalid_input", "name the agent who picks", field="agent")
+    caller.act_as(agent, Role.ADMIN)
+    _item(host, item_id)
+    return await host.command("pick", {"item": item_id, "agent": agent}, lambda i: _view(host, i))
+
+
+# -- conversation messages ---------------------------------------------------------------------
+
+
+def _sender(caller: Principal, host: EngineHost, item: WorkItem) -> str:
+    """Who writes: the conversation's customer, its agent, or a supervisor or admin."""
+    if caller.customer_of is not None:
+        return "customer"
+    if caller.role is Role.AGENT:
+        if caller.agent in (item.agent, item.affinity_agent):
+            return "agent"
+        raise ApiProblem(403, "other_agent", f"item {item.id} is not yours", field="id")
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    return caller.role.value if caller.role else "customer"
+
+
+@router.post("/{item_id}/messages", status_code=201, response_model=models.MessageOut)
+async def post_message(item_id: str, body: models.MessageIn, caller: Caller, host: Host) -> Any:
+    """Add a message to a conversation, durable before the answer, pushed live to the agent's
+    stream. A customer writing to a parked conversation resumes it (R29)."""
+    item = _item(host, item_id)
+    if item.kind is not model.Kind.MESSAGING:
+        raise ApiProblem(409, "not_a_conversation", f"item {item_id} is a {item.kind.value}",
+                         field="id")  # fmt: skip
+    sender = _sender(caller, host, item)
+    check_size(body.attributes, "attributes")
+    number = host.projection.message_count(item_id) + 1
+    args = {
+        "item": item_id, "number": number, "sender": sender, "text": body.text,
+        "attributes": body.attributes, "at": host.now(),
+        "agent": caller.agent if sender == "agent" else (item.agent or item.affinity_agent),
+        "resume": sender == "customer" and item.state is ItemState.PARKED,
+    }  # fmt: skip
+    await host.command("message", args)
+    return host.projection.messages(item_id, number - 1)[0]
+
+
+@router.get("/{item_id}/messages", response_model=models.MessageList)
+async def get_messages(
+    item_id: str,
+    caller: Caller,
+    host: Host,
+    after: Annotated[int, Query(ge=0, description="Only messages numbered above this")] = 0,
+) -> Any:
+    """The conversation so far (or after message number ``after``)."""
+    item = _item(host, item_id)
+    _sender(caller, host, item)
+    return await host.read(lambda: {"messages": host.projection.messages(item_id, after)})

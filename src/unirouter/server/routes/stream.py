@@ -1,0 +1,137 @@
+"""``WS /v1/agents/{id}/stream``: an agent's live channel and its liveness (R35).
+
+The stream pushes, once durable, every event naming the agent (offers made, accepted, declined,
+expired or withdrawn, assignments, transfers, presence changes) and the messages of its
+conversations. An agent's own connection is its liveness: the first one open reconnects it if it was
+disconnected, and when its last one closes the engine disconnects it (offline at once, previous
+presence back if it returns within 150 s). A supervisor or admin may watch without counting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from unirouter import errors
+from unirouter.config import model
+from unirouter.server import views
+from unirouter.server.auth import Authenticator, Principal
+from unirouter.server.host import EngineHost, HostStopped, Published, Subscription
+from unirouter.server.problems import ApiProblem, problem_response
+from unirouter.storage import RecordKind
+
+__all__ = ["router"]
+
+Role = model.Role
+router = APIRouter()
+
+
+@router.websocket("/v1/agents/{agent_id}/stream")
+async def agent_stream(websocket: WebSocket, agent_id: str) -> None:
+    host: EngineHost = websocket.app.state.host
+    auth: Authenticator = websocket.app.state.auth
+    caller = await _admit(websocket, auth, host, agent_id)
+    if caller is None:
+        return
+    own = caller.role is Role.AGENT
+    sub = host.subscribe(lambda record: _concerns(record, agent_id))
+    await websocket.accept()
+    try:
+        if own:
+            await _connected(host, agent_id)
+        hello = await host.read(lambda: views.agent_view(host.engine, host.engine.agent(agent_id)))
+        await websocket.send_json({"type": "hello", "agent": hello})
+        await _pump(websocket, sub)
+    finally:
+        host.unsubscribe(sub)
+        if own:
+            await _dropped(host, agent_id)
+
+
+async def _admit(
+    websocket: WebSocket, auth: Authenticator, host: EngineHost, agent_id: str
+) -> Principal | None:
+    """Refuse the handshake with a problem response: 401, 403 or 404."""
+    try:
+        caller = await auth.authenticate(websocket)
+        caller.act_as(agent_id, Role.ADMIN, Role.SUPERVISOR, field="agent_id")
+        host.engine.agent(agent_id)
+    except ApiProblem as problem:
+        await websocket.send_denial_response(
+            problem_response(problem.status, problem.code, problem.detail, field=problem.field)
+        )
+        return None
+    except errors.NotFound as missing:
+        await websocket.send_denial_response(problem_response(404, "not_found", missing.message))
+        return None
+    return caller
+
+
+def _concerns(record: Published, agent_id: str) -> bool:
+    body = record.body
+    if record.kind is RecordKind.EVENT:
+        return bool(body.get("agent") == agent_id)
+    return body.get("op") == "message" and body["args"].get("agent") == agent_id
+
+
+async def _pump(websocket: WebSocket, sub: Subscription) -> None:
+    """Send records until the client goes away (its messages are read only to notice that)."""
+    reader = asyncio.create_task(_drain(websocket))
+    try:
+        while not reader.done():
+            getter = asyncio.create_task(sub.queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                return
+            record = getter.result()
+            if record is None or sub.overflowed:
+                await websocket.close(code=1012 if record is None else 1008)
+                return
+            await websocket.send_json(_frame(record))
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _drain(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while websocket.client_state is WebSocketState.CONNECTED:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+def _frame(record: Published) -> dict[str, Any]:
+    if record.kind is RecordKind.EVENT:
+        return {"type": "event", "cursor": record.cursor, "event": record.body}
+    args = record.body["args"]
+    return {"type": "message", "cursor": record.cursor, "message": {
+        k: args.get(k) for k in ("number", "item", "sender", "agent", "text", "attributes", "at")}}  # fmt: skip
+
+
+# -- liveness (R35) ------------------------------------------------------------------------------------
+
+
+async def _connected(host: EngineHost, agent_id: str) -> None:
+    host.connections[agent_id] += 1
+    if not host.engine.agent(agent_id).connected:
+        with contextlib.suppress(errors.CommandError):
+            await host.command("reconnect", {"agent": agent_id})
+
+
+async def _dropped(host: EngineHost, agent_id: str) -> None:
+    host.connections[agent_id] -= 1
+    if host.connections[agent_id] > 0:
+        return
+    del host.connections[agent_id]
+    with contextlib.suppress(errors.CommandError, HostStopped):
+        if host.engine.agent(agent_id).connected:
+            await host.command("disconnect", {"agent": agent_id})

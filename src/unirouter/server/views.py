@@ -1,0 +1,100 @@
+"""Engine state as API bodies: plain JSON dicts built from the engine's read side.
+
+Views are built in the same loop step as the command or read they answer, before anything later can
+change the state they show (:meth:`EngineHost.command`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from unirouter.engine import AgentState, Engine, OfferStatus, WorkItem
+from unirouter.server.projection import Projection
+
+__all__ = ["agent_view", "item_view", "queue_view"]
+
+
+def item_view(
+    engine: Engine, projection: Projection, item: WorkItem, *, trace: bool = True
+) -> dict[str, Any]:
+    """A work item (SPEC §6.3 ``GET /v1/work-items/{id}``)."""
+    body: dict[str, Any] = {
+        "id": item.id,
+        "external_id": item.external_id,
+        "workstream": item.workstream,
+        "channel": item.channel,
+        "kind": item.kind.value,
+        "state": item.state.value,
+        "close_reason": None if item.close_reason is None else item.close_reason.value,
+        "queue": item.queue,
+        "agent": item.agent,
+        "offer": _open_offer(engine, item),
+        "priority": item.priority,
+        "attributes": item.attributes,
+        "customer": item.customer,
+        "skills": [s.model_dump(mode="json") for s in item.skills],
+        "units": item.units,
+        "profiles": list(item.profiles),
+        "available_at": item.available_at,
+        "callback_at": item.callback_at,
+        "phone": item.phone,
+        "due_at": item.due_at,
+        "preferred_agents": list(item.preferred_agents),
+        "config_version": item.config_version,
+        "times": projection.times(item.id),
+    }
+    if trace:
+        body["trace"] = [_finite(entry) for entry in item.trace]
+    return body
+
+
+def _open_offer(engine: Engine, item: WorkItem) -> dict[str, Any] | None:
+    if item.offer is None:
+        return None
+    offer = engine.offer(item.offer)
+    if offer.status is not OfferStatus.OPEN:
+        return None
+    return {"id": offer.id, "agent": offer.agent, "made_at": offer.made_at,
+            "expires_at": offer.expires_at}  # fmt: skip
+
+
+def agent_view(engine: Engine, agent: AgentState) -> dict[str, Any]:
+    """An agent (SPEC §6.3 ``GET /v1/agents/{id}``)."""
+    offers = []
+    for offer_id in sorted(agent.offers):
+        offer = engine.offer(offer_id)
+        offers.append({"id": offer.id, "item": offer.item, "expires_at": offer.expires_at})
+    profiles = {
+        name: {"limit": limit, "used": agent.profile_used.get(name, 0)}
+        for name, limit in sorted(agent.profile_limits.items())
+    }
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "presence": agent.presence.value,
+        "label": agent.label,
+        "manual": agent.manual,
+        "connected": agent.connected,
+        "capacity_units": agent.capacity_units,
+        "used_units": agent.used_units,
+        "free_units": agent.free_units,
+        "profiles": profiles,
+        "queues": sorted(agent.queues),
+        "skills": dict(agent.skills),
+        "attributes": agent.attributes,
+        "active": sorted(agent.active),
+        "offers": offers,
+    }
+
+
+def queue_view(engine: Engine, name: str) -> dict[str, Any]:
+    """A queue's live state (SPEC §6.3 ``GET /v1/queues/{name}``); an infinite EWT is null."""
+    status = _finite(engine.queue_status(name))
+    cfg = engine.config.queues[name]
+    return {**status, "kind": cfg.kind.value, "priority": cfg.priority}
+
+
+def _finite(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no infinity: a float that is not finite becomes null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}

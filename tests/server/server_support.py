@@ -1,0 +1,130 @@
+"""Helpers of the server tests: ``unirouter serve`` subprocesses on 127.0.0.1, port 0, each
+with its own SQLite file under pytest's tmp_path, and tokens of every role from the configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TOKENS = {
+    "admin": "t-admin-secret",
+    "supervisor": "t-supervisor-secret",
+    "intake": "t-intake-secret",
+    "alice": "t-alice-secret",
+    "bob": "t-bob-secret",
+}
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+CONFIG = f"""
+version: 1
+skills: {{french: {{levels: 10}}}}
+capacity_profiles: {{chat: {{limit: 2}}}}
+workstreams:
+  chat:
+    kind: messaging
+    mode: push
+    capacity: {{units: 50, profiles: [chat]}}
+    offer: {{timeout_s: 600}}
+    wrap_up: {{block: always}}
+    fallback_queue: chat_q
+    route_to_queue: [{{when: "true", queue: chat_q}}]
+  social:
+    kind: messaging
+    mode: pick
+    capacity: {{units: 10}}
+    skill_match: none
+    fallback_queue: social_q
+  email:
+    kind: record
+    capacity: {{units: 10}}
+    fallback_queue: email_q
+queues:
+  chat_q: {{kind: messaging, members: [alice, bob]}}
+  other_chat: {{kind: messaging, members: [bob]}}
+  social_q: {{kind: messaging, members: [alice, bob]}}
+  email_q: {{kind: record, members: [bob]}}
+agents:
+  alice: {{skills: {{french: 5}}, profiles: [chat]}}
+  bob: {{profiles: [chat], default_presence: away}}
+auth:
+  tokens:
+    - {{name: admin, role: admin, sha256: {_sha(TOKENS["admin"])}}}
+    - {{name: supervisor, role: supervisor, sha256: {_sha(TOKENS["supervisor"])}}}
+    - {{name: intake, role: intake, sha256: {_sha(TOKENS["intake"])}}}
+    - {{name: alice, role: agent, agent: alice, sha256: {_sha(TOKENS["alice"])}}}
+    - {{name: bob, role: agent, agent: bob, sha256: {_sha(TOKENS["bob"])}}}
+"""
+
+CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``unirouter ARGS`` to completion."""
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+@dataclass
+class Server:
+    """A ``unirouter serve`` subprocess and an HTTP client per role."""
+
+    process: subprocess.Popen[str]
+    url: str
+    db: Path
+    stderr: list[str] = field(default_factory=list)
+
+    def client(self, who: str | None = "admin") -> httpx.Client:
+        headers = {} if who is None else {"Authorization": f"Bearer {TOKENS.get(who, who)}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=20)
+
+
+def start_server(db: Path, config: Path | None, *extra: str) -> Server:
+    """Start ``unirouter serve`` on port 0 and wait for the line with its URL."""
+    args = [*CLI, "serve", "--db", str(db), "--port", "0", *extra]
+    if config is not None:
+        args += ["--config", str(config)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    stderr: list[str] = []
+    threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True).start()
+    line = process.stdout.readline()
+    if not line.startswith("unirouter serving on "):
+        process.kill()
+        raise RuntimeError(f"the server did not start: {line!r} {''.join(stderr)}")
+    return Server(process=process, url=line.split()[-1], db=db, stderr=stderr)
+
+
+def submit(client: httpx.Client, external_id: str, workstream: str = "chat", **fields: Any) -> Any:
+    response = client.post(
+        "/v1/work-items", json={"external_id": external_id, "workstream": workstream, **fields}
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def log_cursor(server: Server) -> int:
+    """The newest log cursor: unchanged means nothing was written."""
+    body = httpx.get(server.url + "/readyz", timeout=10).json()
+    return int(body["cursor"])
