@@ -3,7 +3,7 @@
 #   make lint    ruff + mypy only
 #   make format  sort imports and format the code in place
 #   make demo    run the bundled demo
-#   make bench   run the engine benchmark (prints figures, never fails on timing)
+#   make bench   run the engine and simulator benchmarks (prints figures, never fails on timing)
 #   make clean   remove the virtualenv, caches and build output
 
 PY ?= python3
@@ -45,6 +45,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/sim.py
+	$(BIN)/python bench/sim_memory.py
+	$(BIN)/python bench/theory.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -68,6 +68,22 @@ def test_simulate_json_prints_counts_errors_and_items(scenario_file: Path) -> No
     assert "trace" not in result["items"]["c1"]
 
 
+def test_simulate_json_prints_the_kpis_of_every_scope(scenario_file: Path) -> None:
+    """SPEC §7 --json: totals, queues, workstreams and agents hold the §8 KPIs."""
+    _, out, _ = run("simulate", str(scenario_file), "--json")
+    result = json.loads(out)
+    assert list(result)[:6] == ["seed", "duration_s", "totals", "queues", "workstreams", "agents"]
+    spec_keys = {"arrived", "answered", "abandoned", "short_abandoned", "expired", "overflowed",
+                 "asa_s", "mean_wait_s", "p_wait", "service_level", "abandon_rate", "aht_s",
+                 "max_wait_s"}  # fmt: skip
+    for kpis in (result["totals"], *result["queues"].values(), *result["workstreams"].values()):
+        assert spec_keys <= set(kpis)
+    assert result["totals"]["arrived"] == 3
+    assert set(result["agents"]) == {"alice", "bob"}
+    assert {"occupancy", "utilisation", "handled", "offers", "declines", "expiries",
+            "presence_s"} <= set(result["agents"]["alice"])  # fmt: skip
+
+
 def test_simulate_seed_option_overrides_the_file(scenario_file: Path) -> None:
     """--seed N (or UNIROUTER_SEED) replaces the scenario's seed."""
     _, out, _ = run("simulate", str(scenario_file), "--json", "--seed", "5")
@@ -108,6 +124,11 @@ def test_simulate_without_json_prints_a_readable_account(scenario_file: Path) ->
     )
     assert any("✗ refused {close: c1:callback}" in line for line in lines)
     assert "Items by final state" in lines and "Agents" in lines
+    queues = lines.index("Queues")
+    assert lines[queues + 1].split() == [
+        "queue", "arrived", "answered", "abandoned", "service", "level", "asa", "aht",
+    ]  # fmt: skip
+    assert lines[queues + 2].split()[:3] == ["q", "3", "3"]
 
 
 def test_a_bad_scenario_prints_each_issue_with_its_path(tmp_path: Path) -> None:

@@ -150,5 +150,27 @@ def bench_engine(sizes: str, items: int, as_json: bool) -> None:
     click.echo(json.dumps(benchmarks.as_json(results)) if as_json else benchmarks.report(results))
 
 
+@bench.command("sim", context_settings=CONTEXT)
+@click.option("--arrivals", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option("--servers", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--load", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+    show_default=True,
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def bench_sim(arrivals: int, servers: int, load: float, as_json: bool) -> None:
+    """The same M/M/c model through unirouter, Ciw and SimPy, each in its own process."""
+    from unirouter import bench_sim as sim_bench
+
+    model = sim_bench.Model(arrivals=arrivals, servers=servers, load=load)
+    outcomes = sim_bench.run_all(model)
+    if as_json:
+        click.echo(json.dumps(sim_bench.as_json(model, outcomes)))
+    else:
+        click.echo(sim_bench.report(model, outcomes))
+
+
 # Subcommands that live beside their subsystem register themselves on `main` when imported.
+from unirouter.server import cli as _server_cli  # noqa: E402, F401
 from unirouter.sim import cli as _sim_cli  # noqa: E402, F401
+from unirouter.sim import staff_cli as _staff_cli  # noqa: E402, F401

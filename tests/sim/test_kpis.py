@@ -9,6 +9,7 @@ so an agent of 100 units holds one at a time.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from unirouter import config as configuration
 from unirouter import errors
 from unirouter.config.model import BasePresence
 from unirouter.engine import CloseReason, Engine, ManualClock
-from unirouter.sim import _kpi_combine, kpis
+from unirouter.sim import _kpi_combine, _kpi_series, kpis, results
 from unirouter.sim._kpi_tally import AgentTotals, Tally
 
 
@@ -336,6 +337,127 @@ def test_t_quantiles_match_the_table_and_the_normal_limit() -> None:
     assert _kpi_combine.t975(40) == pytest.approx(2.021, abs=1e-3)
     assert _kpi_combine.t975(100) == pytest.approx(1.984, abs=1e-3)
     assert _kpi_combine.t975(10_000) == pytest.approx(1.960, abs=1e-3)
+
+
+def test_replications_pool_through_the_json_object_as_computed_by_hand() -> None:
+    """§7 R > 1 via RunResult.to_dict: replication 1 answers waits 0, 30, 10 (2 in the 20 s service
+    level), replication 2 one item after 50 s. Counts are means (answered 2), ratios pooled
+    (asa 90/4, service level 2/4), and each has a Student t half-width over the two values."""
+    second = Run(make_config(agents="{a: {default_presence: offline}}"))
+    item = second.submit(0, "d1")
+    second.do(50, "set_presence", "a", BasePresence.AVAILABLE)
+    second.do(70, "close", item)
+    first = Run(make_config())
+    one = first.submit(0, "c1")
+    two = first.submit(10, "c2")
+    first.do(40, "complete", one, wrap_up=False)
+    three = first.submit(50, "c3")
+    first.do(60, "complete", two, wrap_up=False)
+    first.do(100, "complete", three, wrap_up=False)
+    kpi = (first.acc.finish(100), second.acc.finish(100))
+    run = results.RunResult(
+        seed=1, duration_s=100, end_s=100, counts={}, errors=(), items={}, kpis=kpi,
+        runs=tuple(
+            results.Replication(index=n, seed=n, busyness=1, arrivals_generated=0, end_s=100,
+                                left_open=0, counts={})
+            for n in range(2)
+        ),
+    )  # fmt: skip
+    totals = run.to_dict()["totals"]
+    t1 = 12.706  # t(0.975, 1)
+    assert totals["answered"] == 2
+    assert totals["answered_ci95"] == pytest.approx(t1 * statistics.stdev([3, 1]) / math.sqrt(2))
+    assert totals["asa_s"] == pytest.approx((0 + 30 + 10 + 50) / 4)
+    assert totals["asa_s_ci95"] == pytest.approx(t1 * statistics.stdev([40 / 3, 50]) / math.sqrt(2))
+    assert totals["service_level"] == pytest.approx(2 / 4)
+    assert totals["service_level_ci95"] == pytest.approx(
+        t1 * statistics.stdev([2 / 3, 0]) / math.sqrt(2)
+    )
+    assert totals["max_wait_s"] == 50
+    assert [entry["totals"]["answered"] for entry in run.to_dict()["runs"]] == [3, 1]
+    agent = run.to_dict()["agents"]["a"]
+    assert agent["handled"] == 2
+    assert agent["occupancy"] == pytest.approx((100 + 20) / (100 + 50))
+
+
+def series(intervals: list[dict[str, Any]], waits: dict[int, int]) -> dict[str, Any]:
+    counts = [0] * 120
+    for index, count in waits.items():
+        counts[index] = count
+    return {"interval_s": 900.0, "intervals": intervals,
+            "wait_histogram": {"bin_s": 5.0, "counts": counts, "overflow": 1}}  # fmt: skip
+
+
+def interval(
+    start_s: float, arrived: int, in_sl: int, answered: int, **rest: Any
+) -> dict[str, Any]:
+    return {
+        "start_s": start_s, "arrived": arrived, "answered": answered, "answered_in_sl": in_sl,
+        "abandoned": rest.get("abandoned", 0), "service_level": None,
+        "waiting_max": rest.get("waiting_max", 0), "waiting_mean": rest.get("waiting_mean"),
+        "observed_s": rest.get("observed_s", 900.0),
+    }  # fmt: skip
+
+
+def test_combine_pools_series_per_interval_and_sums_histograms() -> None:
+    """§7 report series over 2 replications: counts are means per interval, service level the
+    ratio of sums, waiting_max the largest, waiting_mean weighted by observed time; an interval
+    one replication lacks counts as empty there; histograms add bin by bin."""
+    first = series(
+        [interval(0, 4, 2, 3, abandoned=1, waiting_max=2, waiting_mean=0.5),
+         interval(900, 2, 1, 2, waiting_max=1, waiting_mean=0.2, observed_s=300)],
+        {0: 3, 4: 1},
+    )  # fmt: skip
+    second = series([interval(0, 2, 2, 2, waiting_max=5, waiting_mean=1.5)], {0: 1, 7: 2})
+    pooled = _kpi_series.pool([first, second, None])
+    early, late = pooled["intervals"]
+    assert (early["arrived"], early["answered"], early["abandoned"]) == (2, 5 / 3, 1 / 3)
+    assert early["service_level"] == pytest.approx(4 / 6)
+    assert early["waiting_max"] == 5
+    assert early["waiting_mean"] == pytest.approx((0.5 * 900 + 1.5 * 900) / 1800)
+    assert late["start_s"] == 900 and late["arrived"] == pytest.approx(2 / 3)
+    assert late["waiting_mean"] == pytest.approx(0.2)
+    histogram = pooled["wait_histogram"]
+    assert histogram["counts"][:8] == [4, 0, 0, 0, 1, 0, 0, 2]
+    assert histogram["overflow"] == 2
+    assert kpis.combine([replication(8, 6), replication(9, 7)])["series"] == {}
+
+
+def test_agent_figures_stop_at_the_end_of_the_measured_period() -> None:
+    """§8 with ``end_s``: an agent busy 0–150 s counts 100 s of 100, and its later offer is not
+    counted; the item still counts in full (aht 150 s)."""
+    cfg = configuration.validate(yaml.safe_load(make_config()))
+    clock = ManualClock(0.0)
+    engine = Engine(cfg, clock=clock, trace=False)
+    acc = kpis.KpiAccumulator(cfg, end_s=100)
+    item = engine.submit(external_id="c1", workstream="chat")
+    clock.set(150)
+    engine.close(item.id)
+    engine.submit(external_id="c2", workstream="chat")
+    acc.feed_all(engine.drain_events())
+    result = acc.finish(200).to_dict()
+    agent = result["agents"]["a"]
+    assert agent["presence_s"] == {"busy_dnd": 100}
+    assert (agent["occupancy"], agent["handled"]) == (1, 1)
+    assert result["totals"]["aht_s"] == 150
+    assert result["totals"]["left_open"] == 0 and result["totals"]["answered"] == 2
+
+
+def test_a_new_configuration_changes_an_agents_capacity_from_then_on() -> None:
+    """R42: capacity 100 units until 50 s, then 200: one 100-unit item held 0–100 s uses
+    (100·50 + 100·50) of (100·50 + 200·50) unit-seconds."""
+    text = make_config()
+    cfg = configuration.validate(yaml.safe_load(text))
+    wider = yaml.safe_load(text)
+    wider["agents"]["a"] = {"capacity_units": 200}
+    run = Run(text)
+    item = run.submit(0, "c1")
+    run.at(50)
+    run.acc.apply_config(configuration.validate(wider), 50)
+    run.do(100, "close", item)
+    assert cfg.agents["a"].capacity_units == 100
+    agent = run.result(100)["agents"]["a"]
+    assert agent["utilisation"] == pytest.approx(10_000 / 15_000)
 
 
 # -- bounded memory --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from unirouter.engine.timers import TimerKind, Timers
 __all__ = ["Base"]
 
 TRACE_LIMIT = 200
+_new_event = tuple.__new__
 
 
 class Base:
@@ -179,7 +180,9 @@ class Base:
         **data: Any,
     ) -> None:
         self._seq += 1
-        self._events.append(Event(self._seq, self._now, type_, item, agent, queue, offer, data))
+        # tuple.__new__ directly: the named tuple's own __new__ is one more Python call per event.
+        fields = (self._seq, self._now, type_, item, agent, queue, offer, data)
+        self._events.append(_new_event(Event, fields))
 
     def _trace(self, item: WorkItem, stage: str, **info: Any) -> None:
         """R43: one bounded entry per stage; the simulator turns tracing off unless asked."""

@@ -235,6 +235,10 @@ class Dispatcher:
                 entry = pool.first(self.agent_entry_valid, self._fits(item, refused, pass_over))
                 if entry is not None:
                     candidates.append(((*rank, *entry[0]), entry[2]))
+        if candidates:
+            decision.winner = min(candidates)[1]
+        if not self.tracing:
+            return  # exclusions are only read by R43's trace
         for agent_id in item.declines:  # R25 exclusions are known without looking at the pools
             if agent_id not in refused and self._declined(item, agent_id, pass_over):
                 refused[agent_id] = "declined"
@@ -242,8 +246,6 @@ class Dispatcher:
             decision.exclude(reason, 1, [agent_id])
         decision.exclude("skill", queue.ready - qualified_live)
         self._count_unready(queue, decision)
-        if candidates:
-            decision.winner = min(candidates)[1]
 
     def _fits(
         self, item: WorkItem, refused: dict[str, str], pass_over: int

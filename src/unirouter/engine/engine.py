@@ -239,6 +239,19 @@ class Engine(intake.Intake):
         self._settle()
         return item
 
+    def may_pick(self, item_id: str, *, agent: str) -> bool:
+        """Whether ``agent`` could pick the item now (R28); reads only, for pick lists."""
+        item = self._item(item_id)
+        who = self._agent(agent)
+        if item.state is not ItemState.QUEUED or item.queue not in who.queues:
+            return False
+        if self._workstreams[item.workstream].cfg.pick_checks is model.PickChecks.ENFORCE:
+            try:
+                self._check_pick(item, who)
+            except errors.NotEligible:
+                return False
+        return True
+
     def _check_pick(self, item: WorkItem, agent: AgentState) -> None:
         queue = self._queues[item.queue or ""]
         ws = self._workstreams[item.workstream]

@@ -250,7 +250,8 @@ class Intake(work.Work):
                     applied.append({"ruleset": name, "rule": index, **_apply_rule(item, rule.rule)})
                     break
         self._emit(ET.ITEM_CLASSIFIED, item=item.id, applied=applied)
-        self._trace(item, "classification", applied=applied)
+        if self._tracing:
+            self._trace(item, "classification", applied=applied)
 
     def _route(self, item: WorkItem, ws: plans.WorkstreamPlan) -> tuple[str, int | None, str]:
         """R3–R5: the first matching rule whose queue is not overflowing, else the first match."""
@@ -289,7 +290,8 @@ class Intake(work.Work):
     def _route_to(self, item: WorkItem, queue: str, *, rule: int | None, reason: str) -> None:
         item.queue = queue
         self._emit(ET.ITEM_ROUTED, item=item.id, queue=queue, rule=rule, reason=reason)
-        self._trace(item, "route", queue=queue, rule=rule, reason=reason)
+        if self._tracing:
+            self._trace(item, "route", queue=queue, rule=rule, reason=reason)
 
     # -- overflow (R12, R13, R15) -----------------------------------------------------------------------
 
@@ -328,7 +330,8 @@ class Intake(work.Work):
         hit = self._overflow_condition(queue, item)
         checked = [r.condition[0] for r in queue.cfg.overflow if not r.post_queue]
         if hit is None:
-            self._trace(item, "overflow", queue=queue.name, checked=checked, condition=None)
+            if self._tracing:
+                self._trace(item, "overflow", queue=queue.name, checked=checked, condition=None)
             self._warn_if_memberless(item, queue)
             self._enqueue(item, queue)
             return

@@ -31,6 +31,8 @@ class TimerKind(StrEnum):
 
 
 Entry = tuple[float, int, TimerKind, str, int]
+#: Marks kept beyond twice the heap's size before stale ones are swept.
+_SLACK = 64
 
 
 class Timers:
@@ -56,6 +58,18 @@ class Timers:
         """Cancel a timer; cancelling an unknown, fired or cancelled handle does nothing."""
         if handle is not None and handle <= self._seq:
             self._cancelled.add(handle)
+            if len(self._cancelled) > 2 * len(self._heap) + _SLACK:
+                self._forget_stale()
+
+    def _forget_stale(self) -> None:
+        """Drop the marks of handles no longer in the heap (fired before they were cancelled).
+
+        Such marks would never be removed, so a long run would grow one per fired-then-cancelled
+        timer (an offer that expired). After this there are at most as many marks as entries, so
+        the next sweep comes only after that many more cancels: amortised constant time.
+        """
+        live = {entry[1] for entry in self._heap}
+        self._cancelled &= live
 
     def next_due(self) -> float | None:
         """When the earliest live timer is due, or None."""

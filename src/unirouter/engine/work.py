@@ -69,9 +69,10 @@ class Work(base.Base):
         self._index(item, queue)
         if announce:
             self._emit(ET.ITEM_QUEUED, item=item.id, queue=queue.name)
-        self._trace(item, "queued", queue=queue.name)
-        if self._priority_plans.get(queue.name):
-            self._trace(item, "prioritisation", queue=queue.name, bucket=item.order_key[0])
+        if self._tracing:
+            self._trace(item, "queued", queue=queue.name)
+            if self._priority_plans.get(queue.name):
+                self._trace(item, "prioritisation", queue=queue.name, bucket=item.order_key[0])
         self._arm_waiting_timers(item, queue, ttl_at)
         self._try_assign(item)
 
@@ -92,7 +93,7 @@ class Work(base.Base):
         members are re-indexed.
         """
         allowed = self._workstreams[item.workstream].allowed
-        profiles = tuple(p for p in queue.profiles if p in item.profiles)
+        profiles = tuple(p for p in queue.profiles if p in item.profiles) if queue.profiles else ()
         if (
             item.units >= queue.min_units
             and allowed <= queue.allowed
@@ -314,7 +315,8 @@ class Work(base.Base):
             self._unindex(item)
         if item.state in (ItemState.QUEUED, ItemState.OFFERED) and queue is not None:
             queue.waiting -= 1
-        self._cancel_item_timers(item, _waiting_timers(item))
+        if item.timers:
+            self._cancel_item_timers(item, _waiting_timers(item))
         if not reserved:
             self._hold(item, agent)
         item.state, item.agent, item.forced = ItemState.ASSIGNED, agent.id, forced
@@ -329,7 +331,8 @@ class Work(base.Base):
         self._emit(ET.ITEM_ASSIGNED, item=item.id, agent=agent.id, queue=item.queue, forced=forced,
             units=item.units,
         )  # fmt: skip
-        self._trace(item, "assigned", agent=agent.id, forced=forced)
+        if self._tracing:
+            self._trace(item, "assigned", agent=agent.id, forced=forced)
         self._changed(agent)
 
     def _detach(self, item: WorkItem, *, keep_timers: bool = False) -> None:
@@ -343,7 +346,7 @@ class Work(base.Base):
             queue = self._queues.get(item.queue or "")
             if queue is not None:
                 queue.waiting -= 1
-            if not keep_timers:
+            if not keep_timers and item.timers:
                 self._cancel_item_timers(item, _waiting_timers(item))
         elif item.state is ItemState.ASSIGNED:
             agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
@@ -408,11 +411,13 @@ class Work(base.Base):
                 agent.manual = False
                 self._changed(agent)
         self._record_handle_time(item)
-        self._cancel_item_timers(item, item.timers)
+        if item.timers:
+            self._cancel_item_timers(item, item.timers)
         item.state, item.close_reason = ItemState.CLOSED, reason
         item.agent = agent_id
         self._emit(ET.ITEM_CLOSED, item=item.id, agent=agent_id, queue=item.queue, reason=reason)
-        self._trace(item, "closed", reason=reason)
+        if self._tracing:
+            self._trace(item, "closed", reason=reason)
         self._forget_closed(item)
 
     def _record_handle_time(self, item: WorkItem) -> None:
@@ -588,6 +593,8 @@ class Work(base.Base):
             self._apply_presence(agent, new, label=None, manual=False)
 
     def _profiles_full(self, agent: AgentState) -> bool:
+        if not agent.profile_limits:
+            return False
         limits = [(n, lim) for n, lim in agent.profile_limits.items() if lim >= 0]
         return bool(limits) and all(agent.profile_used.get(n, 0) >= lim for n, lim in limits)
 
@@ -607,7 +614,8 @@ class Work(base.Base):
         for name in agent.queues:
             queue = self._queues[name]
             reason = self._unready_reason(agent, queue)
-            self._note_unready(agent, queue, reason)
+            if agent.unready.get(name) != (None if reason == "presence" else reason):
+                self._note_unready(agent, queue, reason)  # its no-change case, checked inline
             pool = queue.pool(agent.signature)
             if reason is None:
                 if name not in agent.ready:
@@ -630,6 +638,8 @@ class Work(base.Base):
             return "capacity"
         if queue.cfg.respect_calendars and not agent.in_hours:
             return "calendar"
+        if not queue.profiles:  # no profile to lack room in; free units were checked above
+            return None
         return self._dispatch.room_for(agent, 0, queue.profiles)
 
     def _note_unready(self, agent: AgentState, queue: QueueRuntime, reason: str | None) -> None:

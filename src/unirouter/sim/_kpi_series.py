@@ -1,19 +1,23 @@
 """Per-queue time series for the HTML report (SPEC §7 ``--report``), bounded in size.
 
 Each queue keeps one :class:`Interval` per 15-minute interval of the run (so the size grows with the
-run's length, never with the number of items) and a wait histogram of fixed bins.
+run's length, never with the number of items) and a wait histogram of fixed bins. :func:`pool` and
+:func:`pool_histograms` combine the snapshots of several replications (SPEC §7).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from unirouter.sim import _kpi_tally
 
-__all__ = ["HIST_BIN_S", "HIST_MAX_S", "INTERVAL_S", "Interval", "QueueSeries"]
+__all__ = [
+    "HIST_BIN_S", "HIST_MAX_S", "INTERVAL_S", "Interval", "QueueSeries", "pool", "pool_histograms",
+]  # fmt: skip
 
 INTERVAL_S = 900.0
 HIST_BIN_S = 5.0
@@ -44,6 +48,7 @@ class Interval:
             "service_level": _kpi_tally.ratio(self.answered_in_sl, self.answered + self.abandoned),
             "waiting_max": self.waiting_max,
             "waiting_mean": _kpi_tally.ratio(self.waiting_item_s, self.observed_s),
+            "observed_s": self.observed_s,
         }
 
 
@@ -107,3 +112,58 @@ class QueueSeries:
                 "overflow": self.histogram[_BINS],
             },
         }
+
+
+def pool(snapshots: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """One queue's series over replications (None: the queue saw nothing in that replication).
+
+    Per interval (matched by ``start_s``): counts are means per replication, like the KPIs;
+    ``service_level`` is the ratio of the summed counts; ``waiting_max`` the largest;
+    ``waiting_mean`` the mean over all replications' observed time. The histogram is summed.
+    """
+    count = max(len(snapshots), 1)
+    by_start: dict[float, list[Mapping[str, Any]]] = {}
+    for snapshot in snapshots:
+        for interval in (snapshot or {}).get("intervals", ()):
+            by_start.setdefault(float(interval["start_s"]), []).append(interval)
+    histograms = [(snapshot or {}).get("wait_histogram") for snapshot in snapshots]
+    return {
+        "interval_s": INTERVAL_S,
+        "intervals": [_pool_interval(by_start[start], count) for start in sorted(by_start)],
+        "wait_histogram": pool_histograms(histograms),
+    }
+
+
+def _pool_interval(parts: Sequence[Mapping[str, Any]], count: int) -> dict[str, Any]:
+    total = {key: sum(part[key] for part in parts) for key in _COUNTS}
+    observed = sum(float(part.get("observed_s", 1.0)) for part in parts)
+    waiting_s = sum(
+        float(part.get("waiting_mean") or 0.0) * float(part.get("observed_s", 1.0))
+        for part in parts
+    )
+    return {
+        "start_s": parts[0]["start_s"],
+        **{key: value / count for key, value in total.items()},
+        "service_level": _kpi_tally.ratio(
+            total["answered_in_sl"], total["answered"] + total["abandoned"]
+        ),
+        "waiting_max": max(part["waiting_max"] for part in parts),
+        "waiting_mean": _kpi_tally.ratio(waiting_s, observed),
+        "observed_s": observed / count,
+    }
+
+
+def pool_histograms(histograms: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """Wait histograms of several replications summed bin by bin: the waits of every item."""
+    counts = [0] * _BINS
+    overflow = 0
+    for histogram in histograms:
+        if not histogram:
+            continue
+        for index, value in enumerate(histogram["counts"]):
+            counts[index] += value
+        overflow += histogram["overflow"]
+    return {"bin_s": HIST_BIN_S, "counts": counts, "overflow": overflow}
+
+
+_COUNTS = ("arrived", "answered", "answered_in_sl", "abandoned")

@@ -6,6 +6,7 @@ state (presence, busy items, used units) and the integrals of that state so far.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from unirouter.config import model
@@ -37,11 +38,13 @@ class Item:
 
 @dataclass(slots=True)
 class Agent:
-    """Piecewise-constant state of an agent since ``since``, and its integrals so far."""
+    """Piecewise-constant state of an agent since ``since``, and its integrals so far, taken over
+    ``[start_s, end_s]`` only (the warm-up's end to the end of the measured day)."""
 
     capacity_units: int
     group: str | None
     start_s: float
+    end_s: float = math.inf
     presence: str | None = None
     busy: int = 0
     used_units: int = 0
@@ -54,8 +57,8 @@ class Agent:
         self.since = max(self.since, t)
 
     def integrate(self, t: float, into: _kpi_tally.AgentTotals) -> None:
-        """Add the current state over ``[since, t]`` (from the warm-up on) to ``into``."""
-        span = t - max(self.since, self.start_s)
+        """Add the current state over ``[since, t]`` (within ``[start_s, end_s]``) to ``into``."""
+        span = min(t, self.end_s) - max(self.since, self.start_s)
         if span <= 0 or self.presence is None:
             return
         into.presence_s[self.presence] = into.presence_s.get(self.presence, 0.0) + span

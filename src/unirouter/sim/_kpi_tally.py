@@ -23,6 +23,7 @@ COUNT_FIELDS = frozenset(
         "overflowed",
         "overflow_ended",
         "cancelled",
+        "left_open",
         "handled",
         "offers",
         "declines",
@@ -39,7 +40,11 @@ def ratio(numerator: float, denominator: float) -> float | None:
 @dataclass(slots=True)
 class Tally:
     """Item outcomes of one scope. ``left``/``wait_s`` cover every item that left the queue
-    (answered, abandoned incl. short, expired, ended by overflow); ``answer_wait_s`` only answered."""
+    (answered, abandoned incl. short, expired, ended by overflow); ``answer_wait_s`` only answered.
+
+    Every arrived item has exactly one outcome: ``arrived = answered + abandoned + short_abandoned
+    + expired + overflow_ended + cancelled + left_open`` (``left_open``: still unanswered when the
+    run stopped; ``overflowed`` counts moves, not outcomes)."""
 
     arrived: int = 0
     answered: int = 0
@@ -49,6 +54,7 @@ class Tally:
     overflowed: int = 0
     overflow_ended: int = 0
     cancelled: int = 0
+    left_open: int = 0
     answered_in_sl: int = 0
     answered_waited: int = 0
     answer_wait_s: float = 0.0
@@ -88,6 +94,7 @@ class Tally:
             "overflowed": self.overflowed,
             "overflow_ended": self.overflow_ended,
             "cancelled": self.cancelled,
+            "left_open": self.left_open,
             "asa_s": ratio(self.answer_wait_s, self.answered),
             "mean_wait_s": ratio(self.wait_s, self.left),
             "p_wait": ratio(self.answered_waited, self.answered),

@@ -13,12 +13,12 @@ import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 
 from unirouter.cli import CONTEXT, main
-from unirouter.sim import narrate, runner, scenario
+from unirouter.sim import narrate, progress, report, results, runner, scenario
 
 __all__ = ["DEMO_SCENARIO", "demo", "simulate"]
 
@@ -39,23 +39,45 @@ DEMO_SCENARIO = "demo_scenario.yaml"
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every engine event to this file, one JSON object per line.",
 )
+@click.option(
+    "--report",
+    "report_file",
+    metavar="FILE.html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report (charts, KPI tables) instead of the account.",
+)
 @click.option("--trace", is_flag=True, help="Keep every item's trace (R43) in the JSON output.")
 def simulate(
-    scenario_file: Path, seed: int | None, as_json: bool, events_file: Path | None, trace: bool
+    scenario_file: Path,
+    seed: int | None,
+    as_json: bool,
+    events_file: Path | None,
+    report_file: Path | None,
+    trace: bool,
 ) -> None:
     """Run the scenario SCENARIO.yaml in virtual time against the real engine (SPEC §7).
 
     Scripted events, generated arrivals (with shifts, busyness and replications), or both.
     Prints a readable account (one line per event, then a summary), or with --json one object
-    with the event counts, the refused actions, every scripted item's final state and, for
-    generated traffic, the arrivals and counts of each replication.
+    with the KPIs (totals, per queue, workstream, agent and group; with replications, pooled
+    with 95% half-widths), the event counts, the refused actions, every scripted item's final
+    state and, for generated traffic, the arrivals and counts of each replication. With
+    --report (and no --json) the account is left out: a progress bar shows on a terminal, and
+    one line says where the report went.
     """
     loaded = scenario.load(scenario_file)
-    with _events_sink(events_file) as sink:
+    with _events_sink(events_file) as sink, _events_sink(report_file) as report_sink:
         observers: list[runner.Observer] = [] if sink is None else [runner.EventsFile(sink)]
+        if report_sink is not None and not as_json:
+            result = _quiet(loaded, seed=seed, trace=trace, observers=observers)
+            data = _report(report_sink, result, scenario_file)
+            click.echo(f"Wrote {report_file}: {report.headline(data)}")
+            return
         if as_json:
             result = runner.run(loaded, seed=seed, trace=trace, observers=observers)
             click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+            if report_sink is not None:
+                _report(report_sink, result, scenario_file)
             return
         _narrated(loaded, seed=seed, trace=trace, observers=observers)
 
@@ -87,9 +109,33 @@ def _narrated(
     narrator.summary(result)
 
 
+def _quiet(
+    loaded: scenario.Scenario, *, seed: int | None, trace: bool, observers: list[runner.Observer]
+) -> results.RunResult:
+    """Run ``loaded`` printing nothing, with a progress bar on standard error when both standard
+    output and standard error are a terminal."""
+    with contextlib.ExitStack() as stack:
+        if progress.wanted(stdout=sys.stdout, stream=sys.stderr):
+            bar = progress.Progress(
+                duration_s=loaded.duration, replications=loaded.replications, stream=sys.stderr
+            )
+            observers = [*observers, stack.enter_context(bar)]
+        return runner.run(loaded, seed=seed, trace=trace, observers=observers)
+
+
+def _report(stream: IO[str], result: results.RunResult, source: Path) -> dict[str, Any]:
+    """Write the ``--report`` page of ``result``, with the scenario text it came from; return
+    the data it drew."""
+    data = result.report_data()
+    text = source.read_text(encoding="utf-8", errors="replace")
+    report.write_report(stream, data, text, name=source.name)
+    return data
+
+
 @contextlib.contextmanager
 def _events_sink(path: Path | None) -> Iterator[IO[str] | None]:
-    """The ``--events`` file, opened for writing (or None); an unwritable path is a user error."""
+    """An output file (``--events``, ``--report``), opened for writing (or None); an unwritable
+    path is a user error."""
     if path is None:
         yield None
         return

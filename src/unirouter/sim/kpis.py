@@ -7,10 +7,13 @@ Memory is bounded: an item's state lives only while it is open (from ``item_crea
 Business rules, as read here:
 
 * **Which items count.** Items created at or after ``warmup_s``. Agent integrals and agent counts
-  (offers, declines, …) start at ``warmup_s`` whatever the item.
+  (offers, declines, …) start at ``warmup_s`` whatever the item, and stop at ``end_s`` when one is
+  given (with generated traffic the runner gives the scenario's ``duration``: an agent's figures
+  describe the measured day, not the drain after it, when agents finish the last items and then
+  sit idle).
 * **Attribution.** An answered item belongs to the queue where it was first assigned; an unanswered
   one to the queue it was in when it closed (an item still open at ``finish`` to its current queue,
-  as ``arrived`` only). ``overflowed`` is counted in the queue the item overflowed *from*, once per
+  as ``arrived`` and ``left_open``). ``overflowed`` is counted in the queue the item overflowed *from*, once per
   overflow that moved or ended it (``assign_anyway`` is not counted). Per workstream: by the item's
   workstream. ``totals`` is the sum over items, so ``arrived`` adds up across queues.
 * **Wait.** From entering the first queue (``item_queued``) to the first ``item_assigned``; offers
@@ -30,6 +33,7 @@ Business rules, as read here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +42,7 @@ from unirouter.config import model
 from unirouter.engine import Event, EventType
 from unirouter.sim import _kpi_combine, _kpi_series, _kpi_state, _kpi_tally
 
-__all__ = ["KpiAccumulator", "KpiResult", "combine"]
+__all__ = ["KpiAccumulator", "KpiResult", "combine", "empty_histogram"]
 
 ET = EventType
 _MOVING_OVERFLOWS = frozenset({"transfer", "callback", "end"})
@@ -74,9 +78,12 @@ class KpiResult:
 class KpiAccumulator:
     """Feed every engine event in order with :meth:`feed`; read the KPIs with :meth:`finish`."""
 
-    def __init__(self, config: model.Config, *, warmup_s: float = 0.0) -> None:
+    def __init__(
+        self, config: model.Config, *, warmup_s: float = 0.0, end_s: float | None = None
+    ) -> None:
         self._config = config
         self._warmup_s = warmup_s
+        self._end_s = math.inf if end_s is None else end_s
         self._items: dict[str, _kpi_state.Item] = {}
         self._agents: dict[str, _kpi_state.Agent] = {}
         for agent_id in config.agents:
@@ -118,11 +125,25 @@ class KpiAccumulator:
         for event in events:
             self.feed(event)
 
+    def apply_config(self, config: model.Config, t: float) -> None:
+        """A new configuration (R42) at ``t``: queues' thresholds and agents' capacity and group
+        follow it from then on (an agent's time so far is integrated under the old capacity)."""
+        self._config = config
+        for agent_id, agent in self._agents.items():
+            cfg = config.agents.get(agent_id)
+            if cfg is None:
+                continue
+            agent.advance(t)
+            agent.capacity_units = cfg.capacity_units
+            group = cfg.attributes.get("group")
+            agent.group = None if group is None else str(group)
+
     # -- reading ----------------------------------------------------------------------------------
 
     def finish(self, end_t: float) -> KpiResult:
         """The KPIs with agent time integrated up to ``end_t``; changes nothing, so it may be read
-        mid-run too. Items still open count as ``arrived`` in their current queue."""
+        mid-run too. Items still open and unanswered count as ``arrived`` and ``left_open`` in
+        their current queue."""
         totals, queues, workstreams = (
             _copy(self._totals),
             _copies(self._queues),
@@ -130,10 +151,12 @@ class KpiAccumulator:
         )
         for item in self._items.values():
             if item.counted and item.answered_in is None:
-                totals.arrived += 1
-                workstreams.setdefault(item.workstream, _kpi_tally.Tally()).arrived += 1
+                scopes = [totals, workstreams.setdefault(item.workstream, _kpi_tally.Tally())]
                 if item.queue is not None:
-                    queues.setdefault(item.queue, _kpi_tally.Tally()).arrived += 1
+                    scopes.append(queues.setdefault(item.queue, _kpi_tally.Tally()))
+                for scope in scopes:
+                    scope.arrived += 1
+                    scope.left_open += 1
         agents = {name: self._agent_totals(agent, end_t) for name, agent in self._agents.items()}
         series = {name: s.snapshot(end_t) for name, s in self._series.items()}
         histogram = self._total_histogram.snapshot(end_t)["wait_histogram"]
@@ -169,8 +192,13 @@ class KpiAccumulator:
                 capacity_units=cfg.capacity_units,
                 group=None if group is None else str(group),
                 start_s=self._warmup_s,
+                end_s=self._end_s,
             )
         return found
+
+    def _agent_window(self, t: float) -> bool:
+        """Whether an agent's count at ``t`` falls in the measured period."""
+        return self._warmup_s <= t <= self._end_s
 
     def _queue_cfg(self, name: str | None) -> model.Queue:
         """The queue's settings; a queue unknown to the configuration has the defaults."""
@@ -224,7 +252,7 @@ class KpiAccumulator:
         agent.advance(event.t)
         agent.busy += 1
         item.busy_agent, item.busy_since = agent_id, event.t
-        if event.t >= self._warmup_s:
+        if self._agent_window(event.t):
             agent.totals.handled += 1
         if item.answered_in is None:
             self._answered(item, event.queue, event.t)
@@ -347,14 +375,14 @@ class KpiAccumulator:
         item = self._items[event.item or ""]
         self._release(item, event.t)
         self._hold(item, event.agent or "", item.units, event.t)
-        if event.t >= self._warmup_s:
+        if self._agent_window(event.t):
             self._agent(event.agent or "").totals.offers += 1
 
     def _on_offer_ended(self, event: Event) -> None:
         item = self._items[event.item or ""]
         if item.holder == event.agent:
             self._release(item, event.t)
-        if event.t < self._warmup_s:
+        if not self._agent_window(event.t):
             return
         totals = self._agent(event.agent or "").totals
         if event.type is ET.OFFER_DECLINED:
@@ -376,8 +404,12 @@ class KpiAccumulator:
 def combine(results: Sequence[KpiResult]) -> dict[str, Any]:
     """Replications (SPEC §7): counts are means per replication, ratios and means pooled over all
     replications (ratio of sums; ``max_wait_s`` the largest), every KPI ``x`` with ``x_ci95``
-    (Student t half-width across replications, null with fewer than two). Series are not combined."""
+    (Student t half-width across replications, null with fewer than two).
+
+    The report's ``series`` and ``wait_histogram`` are pooled too, in the shapes of
+    :meth:`KpiResult.to_dict` (see :func:`unirouter.sim._kpi_series.pool`)."""
     tally, agent = _kpi_tally.Tally, _kpi_tally.AgentTotals
+    names = sorted({name for r in results for name in r.series})
     return {
         "replications": len(results),
         "totals": _kpi_combine.combined([r.totals for r in results], tally),
@@ -385,7 +417,14 @@ def combine(results: Sequence[KpiResult]) -> dict[str, Any]:
         "workstreams": _kpi_combine.pool([r.workstreams for r in results], tally),
         "agents": _kpi_combine.pool([r.agents for r in results], agent),
         "groups": _kpi_combine.pool([r.groups for r in results], agent),
+        "series": {name: _kpi_series.pool([r.series.get(name) for r in results]) for name in names},
+        "wait_histogram": _kpi_series.pool_histograms([r.wait_histogram for r in results]),
     }
+
+
+def empty_histogram() -> dict[str, Any]:
+    """A wait histogram with no waits, in the shape of :attr:`KpiResult.wait_histogram`."""
+    return _kpi_series.pool_histograms([])
 
 
 def _copy(tally: _kpi_tally.Tally) -> _kpi_tally.Tally:

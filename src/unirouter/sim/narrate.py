@@ -95,7 +95,7 @@ class Narrator:
     # -- the summary ---------------------------------------------------------------------------------
 
     def summary(self, result: results.RunResult) -> None:
-        """Items by final state and what each agent did."""
+        """The queues' KPIs, items by final state and what each agent did."""
         refused = len(result.errors)
         self.write("")
         self.write(
@@ -104,6 +104,7 @@ class Narrator:
         )
         agents = list(self.engine.agents()) if self.engine is not None else []
         sections = (
+            ("Queues", summary.queue_rows(result.to_dict()), {1, 2, 3, 4, 5, 6}),
             ("Items by final state", summary.state_rows(result.items), {1}),
             ("Agents", summary.agent_rows(agents, self.tallies), {1, 2, 3, 4, 5}),
         )

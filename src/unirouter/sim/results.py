@@ -1,9 +1,11 @@
-"""What a run returns: event counts by type, refused actions, and where every scripted item ended.
+"""What a run returns: the KPIs of SPEC §8, event counts by type, refused actions, and where every
+scripted item ended.
 
-:meth:`RunResult.to_dict` is the ``unirouter simulate --json`` object. Generated items are only
-counted (``arrivals_generated``, event counts): a result holds nothing per generated item, so its
-size does not grow with the traffic. The KPIs of SPEC §8 (waits, service level, occupancy) are
-computed from the event stream by a listener of the runner, beside these fields.
+:meth:`RunResult.to_dict` is the ``unirouter simulate --json`` object; :meth:`RunResult.report_data`
+adds the per-queue 15-minute series and the wait histogram for ``--report``. Generated items are
+only counted: the KPIs come from a :class:`~unirouter.sim.kpis.KpiAccumulator` the runner feeds
+event by event, which keeps sums, never per-item lists, so a result's size does not grow with the
+traffic.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from unirouter.sim import kpis
 
 __all__ = ["NOT_SUBMITTED", "ItemOutcome", "Refusal", "Replication", "RunResult", "combine"]
 
@@ -95,7 +99,8 @@ class RunResult:
 
     With several replications, ``counts`` and ``arrivals_generated`` are summed over them (each
     replication's own are in ``runs``), ``errors`` are pooled, ``end_s`` is the latest end, and
-    ``items`` are the scripted items' final states in the first replication.
+    ``items`` are the scripted items' final states in the first replication. ``kpis`` holds one
+    :class:`~unirouter.sim.kpis.KpiResult` per replication.
     """
 
     seed: int
@@ -108,16 +113,21 @@ class RunResult:
     arrivals_generated: int = 0
     runs: tuple[Replication, ...] = ()
     generated: bool = False
+    kpis: tuple[kpis.KpiResult, ...] = ()
 
     @property
     def replications(self) -> int:
         return max(len(self.runs), 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` object; runs with generated traffic also list their replications."""
+        """The ``--json`` object of SPEC §7: ``seed``, ``duration_s``, the KPIs (``totals``,
+        ``queues``, ``workstreams``, ``agents``, ``groups``), then the run's own figures. With
+        several replications every KPI ``x`` has ``x_ci95`` and ``runs`` gives each one's totals."""
+        pooled = self._kpis()
         out: dict[str, Any] = {
             "seed": self.seed,
             "duration_s": self.duration_s,
+            **{key: pooled[key] for key in _KPI_SCOPES if key in pooled},
             "end_s": self.end_s,
             "replications": self.replications,
             "warmup_s": self.warmup_s,
@@ -128,7 +138,27 @@ class RunResult:
         }
         if self.generated or len(self.runs) > 1:
             out["runs"] = [run.to_dict() for run in self.runs]
+            if len(self.kpis) == len(self.runs):
+                for entry, one in zip(out["runs"], self.kpis, strict=True):
+                    entry["totals"] = one.totals.kpis()
         return out
+
+    def report_data(self) -> dict[str, Any]:
+        """What ``--report`` draws: :meth:`to_dict` plus ``series`` (per queue, 15-minute intervals)
+        and ``wait_histogram`` (every queue's waits), pooled over the replications; the shapes are
+        those of :meth:`~unirouter.sim.kpis.KpiResult.to_dict`."""
+        pooled = self._kpis()
+        return {
+            **self.to_dict(),
+            "series": pooled.get("series", {}),
+            "wait_histogram": pooled.get("wait_histogram", kpis.empty_histogram()),
+        }
+
+    def _kpis(self) -> dict[str, Any]:
+        """One replication's KPIs as they are; several combined (SPEC §7); none: nothing."""
+        if len(self.kpis) == 1:
+            return self.kpis[0].to_dict()
+        return kpis.combine(self.kpis) if self.kpis else {}
 
 
 def combine(runs: list[RunResult], *, seed: int, generated: bool) -> RunResult:
@@ -148,4 +178,9 @@ def combine(runs: list[RunResult], *, seed: int, generated: bool) -> RunResult:
         arrivals_generated=sum(run.arrivals_generated for run in runs),
         runs=tuple(replication for run in runs for replication in run.runs),
         generated=generated,
+        kpis=tuple(one for run in runs for one in run.kpis),
     )
+
+
+#: The KPI parts of the ``--json`` object, in their order (SPEC §7).
+_KPI_SCOPES = ("totals", "queues", "workstreams", "agents", "groups")

@@ -4,8 +4,9 @@ One loop, one clock. The next thing to happen is either a task on the agenda (a 
 or one the simulated agents or customers do: answer an offer, finish handling, end wrap-up) or an
 engine deadline (:meth:`Engine.next_deadline`: offer expiries, scheduled starts, TTLs, overflow
 timers, R21). The :class:`~unirouter.engine.ManualClock` jumps there, the engine acts, and its events
-go to the behaviour model (which may put more tasks on the agenda) and to the observers (the
-``--events`` file, the narrator). Every routing decision is the engine's; nothing here routes.
+go to the behaviour model (which may put more tasks on the agenda), to the run's
+:class:`~unirouter.sim.kpis.KpiAccumulator` (the KPIs of SPEC §8 in the result) and to the observers
+(the ``--events`` file, the narrator). Every routing decision is the engine's; nothing here routes.
 
 A scripted action the engine refuses (any :class:`~unirouter.errors.CommandError`) is recorded as a
 :class:`~unirouter.sim.results.Refusal` and the run goes on. The run ends once ``duration`` has passed and nothing is
@@ -14,9 +15,10 @@ pending (no task on the agenda, no item waiting for an agent), or at ``duration`
 Generated traffic (SPEC §7) runs through the same loop: each arrival source keeps one
 :class:`~unirouter.sim.agenda.Arrive` task on the agenda (its next arrival, drawn from its own
 random stream), the item goes to the engine as any intake would, and its customer's patience and
-its handle and wrap-up times become further tasks. Per-item runner state of a generated item lives
-only while the item is open, and the engine keeps only the last :data:`RETAIN_CLOSED` closed items,
-so memory stays bounded however many items a run generates. ``replications`` repeat the run, each
+its handle and wrap-up times become further tasks (a callback the engine makes for it, R12, is
+worked like it). Per-item runner and KPI state of a generated item lives only while the item is
+open, and the engine keeps only the last :data:`RETAIN_CLOSED` closed items and ended offers, so
+memory stays bounded however many items a run generates. ``replications`` repeat the run, each
 with a fresh engine and a seed derived from the scenario's (:func:`~unirouter.sim.traffic.replication_seed`).
 
 Shifts go through engine commands only: at a shift's start the agent is set ``available``; at its
@@ -52,7 +54,7 @@ from unirouter.engine import (
     OfferStatus,
     WorkItem,
 )
-from unirouter.sim import actions, agenda, results, traffic
+from unirouter.sim import actions, agenda, kpis, results, traffic
 from unirouter.sim.scenario import Scenario
 
 __all__ = ["HARD_CAP_S", "RETAIN_CLOSED", "EventsFile", "Listener", "Observer", "run"]
@@ -184,6 +186,14 @@ class _Run:
             scenario.arrivals, seed=seed, factor=self.factor, until=scenario.duration
         )
         self.open: dict[str, _Open] = {}  # generated items still open, by engine id
+        self.callback_of: _Open | None = None  # a generated item overflowing to a callback (R12)
+        # Agents' figures cover the generated day, not the drain after it (see kpis); a scripted
+        # run ends when its script does, so it is measured to the end.
+        self.kpi = kpis.KpiAccumulator(
+            scenario.config,
+            warmup_s=scenario.warmup,
+            end_s=scenario.duration if scenario.arrivals else None,
+        )
         self.closed: dict[str, WorkItem] = {}  # scripted items as they closed
         self.off_shift: set[str] = set()
         self._plan_shifts()
@@ -218,10 +228,11 @@ class _Run:
 
     def _next_time(self) -> float | None:
         """When the next task or deadline is due; None once the run is over."""
-        due = [t for t in (self.agenda.next_time(), self.engine.next_deadline()) if t is not None]
-        if not due:
+        t, deadline = self.agenda.next_time(), self.engine.next_deadline()
+        if deadline is not None and (t is None or deadline < t):
+            t = deadline
+        if t is None:
             return None
-        t = min(due)
         if t > self.cap or (t > self.scenario.duration and not self.agenda and not self.waiting):
             return None
         return t
@@ -364,7 +375,10 @@ class _Run:
     def _answer(self, task: agenda.AnswerOffer) -> None:
         """The agent answers an offer; one whose shift has ended declines when it may."""
         engine = self.engine
-        offer = engine.offer(task.offer)
+        try:
+            offer = engine.offer(task.offer)
+        except errors.NotFound:
+            return  # ended long ago: the engine let it go (RETAIN_CLOSED)
         if offer.status is not OfferStatus.OPEN:
             return  # answered by script, expired or withdrawn meanwhile
         item = engine.item(offer.item)
@@ -441,9 +455,13 @@ class _Run:
         events = self.engine.drain_events()
         if not events:
             return
+        kpi = self.kpi
         for event in events:
-            self.counts[event.type.value] += 1
+            self.counts[event.type._value_] += 1  # the plain attribute: .value is a descriptor
             self._react(event)
+            kpi.feed(event)
+            if event.type is EventType.CONFIG_APPLIED:
+                kpi.apply_config(self.engine.config, event.t)
             for listener in self.listeners:
                 listener(event)
         for observer in self.observers:
@@ -453,9 +471,11 @@ class _Run:
         """Keep the run's books, and let the behaviour model answer what the engine asks."""
         kind, ident = event.type, event.item or ""
         if kind is EventType.ITEM_CREATED and ident not in self.open:
-            name = str(event.data["external_id"])
-            self.names[ident] = name
-            self.ids.setdefault(name, ident)
+            self._created(ident, str(event.data["external_id"]))
+        elif kind is EventType.ITEM_OVERFLOWED and event.data.get("action") == "callback":
+            held = self.open.get(ident)
+            if held is not None:  # the callback the engine makes next is this customer's
+                self.callback_of = _Open(held.handle_s, held.wrap_up_s)
         if kind in _WAITING:
             self.waiting.add(ident)
         elif kind in _NOT_WAITING:
@@ -468,6 +488,14 @@ class _Run:
             self._wrapping_up(event.t, ident)
         elif kind is EventType.ITEM_CLOSED:
             self._closed(ident)
+
+    def _created(self, ident: str, name: str) -> None:
+        """A new item that is not a generated arrival: scripted, or made by the engine (R12)."""
+        if self.callback_of is not None:  # a generated customer's callback is generated work
+            self.open[ident], self.callback_of = self.callback_of, None
+            return
+        self.names[ident] = name
+        self.ids.setdefault(name, ident)
 
     def _assigned(self, t: float, ident: str) -> None:
         """The item is done its handle time after each assignment (generated or ``handle_s``)."""
@@ -542,6 +570,7 @@ class _Run:
             warmup_s=self.scenario.warmup,
             arrivals_generated=self.generator.count,
             runs=(replication,),
+            kpis=(self.kpi.finish(self.clock.now()),),
         )
 
     def _outcome(self, ident: str) -> results.ItemOutcome:

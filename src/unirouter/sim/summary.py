@@ -1,4 +1,5 @@
-"""The summary at the end of a readable account: items by final state, what each agent did.
+"""The summary at the end of a readable account: the queues' KPIs, items by final state, what each
+agent did.
 
 :class:`AgentTallies` counts from the event stream as it passes (nothing is kept but the counts);
 :func:`tables` lays the result out as aligned columns, numbers right-aligned.
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from unirouter.engine import AgentState, Event, EventType
 from unirouter.sim import results
 
-__all__ = ["AgentTallies", "Tally", "agent_rows", "state_rows", "table"]
+__all__ = ["AgentTallies", "Tally", "agent_rows", "queue_rows", "state_rows", "table"]
 
 _STATE_ORDER = ("scheduled", "routing", "queued", "offered", "assigned", "wrap_up", "parked")
 _SHOWN_NAMES = 6
@@ -50,6 +51,28 @@ class AgentTallies:
             return
         tally = self.by_agent.setdefault(event.agent, Tally())
         setattr(tally, name, getattr(tally, name) + 1)
+
+
+def queue_rows(kpis: Mapping[str, Any]) -> list[list[str]]:
+    """One row per queue and one for all items (SPEC §8; means per replication when several)."""
+    rows = [["queue", "arrived", "answered", "abandoned", "service level", "asa", "aht"]]
+    scopes = [*sorted(kpis.get("queues", {}).items()), ("all", kpis.get("totals", {}))]
+    for name, k in scopes:
+        counts = [_number(k.get(key)) for key in ("arrived", "answered", "abandoned")]
+        level = k.get("service_level")
+        shown = "-" if level is None else f"{level:.0%}"
+        rows.append([name, *counts, shown, _seconds(k.get("asa_s")), _seconds(k.get("aht_s"))])
+    return rows
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 def state_rows(items: Mapping[str, results.ItemOutcome]) -> list[list[str]]:
