@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from unirouter import calendars, errors
+from unirouter import errors
 from unirouter.config import model
 from unirouter.engine import plans, work
 from unirouter.engine.clock import Clock
@@ -46,16 +46,14 @@ class Intake(work.Work):
             self._retire_agent(self._agents[agent_id])
         self._config = config
         self._version += 1
-        self._calendars = {n: calendars.Calendar.from_def(c) for n, c in config.calendars.items()}
-        self._workstreams = {
-            n: plans.WorkstreamPlan.build(n, w) for n, w in config.workstreams.items()
-        }
+        compiled = plans.compile_config(config)
+        self._calendars, self._workstreams = compiled.calendars, compiled.workstreams
         self._queues = {n: self._build_queue(n, q) for n, q in config.queues.items()}
-        self._priority_plans = {n: plans.priority_plans(q) for n, q in config.queues.items()}
+        self._priority_plans = compiled.priority
         self._derive_queue_needs()
         d = self._dispatch
         d.queues, d.workstreams = self._queues, self._workstreams
-        d.custom = {n: plans.custom_plans(q) for n, q in config.queues.items()}
+        d.custom = compiled.custom
         self._emit(ET.CONFIG_APPLIED, version=self._version)
         d.tracing = self._tracing
         self._install_agents(config)

@@ -9,16 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from unirouter import expressions
+from unirouter import calendars, expressions
 from unirouter.config import model
 
 __all__ = [
     "ClassRulePlan",
+    "Compiled",
     "CustomRulePlan",
     "PriorityPlan",
     "RoutePlan",
     "Split",
     "WorkstreamPlan",
+    "compile_config",
     "order_value",
 ]
 
@@ -140,6 +142,28 @@ def custom_plans(cfg: model.Queue) -> list[CustomRulePlan]:
             CustomRulePlan(compile_expression(rule.when), order_by, method, rule.desc, ignore)
         )
     return plans
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compiled:
+    """What an engine makes of a configuration alone (R42). Snapshots leave it out and a restore
+    makes it again from the same configuration (:mod:`unirouter.engine.snapshot`); only the split
+    counters in ``workstreams`` change as items route, and snapshots carry those apart."""
+
+    calendars: dict[str, calendars.Calendar]
+    workstreams: dict[str, WorkstreamPlan]
+    priority: dict[str, list[PriorityPlan]]
+    custom: dict[str, list[CustomRulePlan]]
+
+
+def compile_config(config: model.Config) -> Compiled:
+    """Calendars, workstream plans, prioritisation and custom assignment rules of ``config``."""
+    return Compiled(
+        calendars={n: calendars.Calendar.from_def(c) for n, c in config.calendars.items()},
+        workstreams={n: WorkstreamPlan.build(n, w) for n, w in config.workstreams.items()},
+        priority={n: priority_plans(q) for n, q in config.queues.items()},
+        custom={n: custom_plans(q) for n, q in config.queues.items()},
+    )
 
 
 class _Desc:

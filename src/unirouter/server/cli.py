@@ -22,6 +22,7 @@ from unirouter.cli import CONTEXT, main
 from unirouter.config import model
 from unirouter.server import app as server_app
 from unirouter.server import auth
+from unirouter.server import host as host_module
 from unirouter.storage import open_store
 
 __all__ = ["serve", "token_create"]
@@ -52,10 +53,15 @@ class _Server(uvicorn.Server):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port; 0 picks a free one.")  # fmt: skip
-def serve(config_file: Path | None, db: str, host: str, port: int) -> None:
+@click.option("--snapshot-every", type=click.IntRange(min=0), default=host_module.SNAPSHOT_EVERY,
+              show_default=True, envvar="UNIROUTER_SNAPSHOT_EVERY",
+              help="Log records between engine snapshots (a restart replays only the records "
+                   "after the latest); 0 turns snapshots off.")  # fmt: skip
+def serve(config_file: Path | None, db: str, host: str, port: int, snapshot_every: int) -> None:
     """Serve the HTTP and WebSocket API over a durable log (SPEC §6.3, §9)."""
     config = cfg.load(config_file) if config_file is not None else None
     app, engine_host, said = server_app.open_app(db, config)
+    engine_host.snapshot_every = snapshot_every or None
     click.echo(f"unirouter: {said}", err=True)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

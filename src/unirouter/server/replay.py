@@ -5,24 +5,38 @@ reads the log from the start, runs each command on a fresh engine whose :class:`
 the time the command ran at, and checks that the events it emits are byte for byte the events the log
 holds. Any difference means this build would route differently from the one that wrote the log, and
 the server refuses to start (:class:`ReplayDiverged`) rather than serve a state the log does not say.
+
+With a snapshot (the host stores one every N records, :mod:`unirouter.engine.snapshot`) the engine
+starts from it instead: the log up to the snapshot's cursor is read but not re-run (the projections
+still fold it, and it names the configuration the snapshot was taken under), and only the commands
+after the cursor run again, checked the same way. A snapshot that cannot be used (damaged, another
+format or version, another configuration, not at a command boundary of this log) is logged and
+ignored: the whole log is replayed as without one.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from unirouter import config as configuration
 from unirouter import errors
 from unirouter.engine import UNIX_EPOCH, Engine, Event, ManualClock
+from unirouter.engine import snapshot as snapshots
 from unirouter.server import commands
-from unirouter.storage import RecordKind, Store, StoredRecord
+from unirouter.storage import RecordKind, Snapshot, Store, StoredRecord
 
 __all__ = ["LogCorrupt", "ReplayDiverged", "Restored", "encode_event", "replay"]
 
 PAGE = 2000
+log = logging.getLogger("unirouter.server")
+
+Observer = Callable[[int, dict[str, Any], list[dict[str, Any]]], None]
+Logged = tuple[int, dict[str, Any], list[bytes]]
 
 
 class ReplayDiverged(errors.UnirouterError):
@@ -62,6 +76,10 @@ class Restored:
     events: int = 0
     last_t: float = 0.0
     started: float = 0.0
+    #: The cursor of the snapshot the engine started from (None: the whole log was re-run).
+    snapshot: int | None = None
+    #: Why a snapshot in the store was not used, if one was not.
+    ignored: str | None = None
 
 
 def new_engine(
@@ -84,19 +102,132 @@ def replay(
     store: Store,
     *,
     retain_closed: int | None,
-    observe: Callable[[int, dict[str, Any], list[dict[str, Any]]], None] | None = None,
+    observe: Observer | None = None,
+    use_snapshot: bool = True,
 ) -> Restored | None:
-    """Re-run the whole log; ``None`` for an empty log. ``observe(cursor, command, events)`` sees
-    every command with its events (the server rebuilds its projections with it)."""
+    """Rebuild the engine from the latest usable snapshot and the log after it, or from the whole
+    log; ``None`` for an empty log. ``observe(cursor, command, events)`` sees every command of the
+    log with its events, before and after the snapshot (the server folds its projections)."""
+    records: Iterator[Logged] = _commands(store)
     restored: Restored | None = None
-    for cursor, command, logged in _commands(store):
-        if restored is None:
-            restored = _start(cursor, command, logged, retain_closed)
-        else:
-            _rerun(restored, cursor, command, logged)
+    snap = store.latest_snapshot() if use_snapshot else None
+    ignored = None if snap is None else _unusable(snap, retain_closed)
+    if snap is not None and ignored is None:
+        prefix = _Prefix(snap)
+        records = prefix.read(records, observe)
+        try:
+            restored = prefix.restore()
+        except (snapshots.SnapshotError, errors.ConfigError) as exc:
+            ignored = str(exc)
+            restored = _replay_engine(store, snap.cursor, retain_closed)
+    if ignored is not None:
+        log.warning("ignored the snapshot in the store (%s); replaying the whole log", ignored)
+    for cursor, command, logged in records:
+        restored = _step(restored, cursor, command, logged, retain_closed)
         if observe is not None:
             observe(cursor, command, [json.loads(body) for body in logged])
+    if restored is not None:
+        restored.ignored = ignored
     return restored
+
+
+def _step(
+    restored: Restored | None,
+    cursor: int,
+    command: dict[str, Any],
+    logged: list[bytes],
+    retain_closed: int | None,
+) -> Restored:
+    if restored is None:
+        return _start(cursor, command, logged, retain_closed)
+    _rerun(restored, cursor, command, logged)
+    return restored
+
+
+def _replay_engine(store: Store, upto: int, retain_closed: int | None) -> Restored | None:
+    """Re-run the log up to ``upto`` for the engine alone (its observers have seen it already)."""
+    restored: Restored | None = None
+    for cursor, command, logged in _commands(store):
+        if cursor > upto:
+            break
+        restored = _step(restored, cursor, command, logged, retain_closed)
+    return restored
+
+
+def _unusable(snap: Snapshot, retain_closed: int | None) -> str | None:
+    """Why the snapshot cannot serve this host, judged from its header alone; None if it can."""
+    try:
+        header = snapshots.read_header(snap.body)
+    except snapshots.SnapshotError as exc:
+        return str(exc)
+    if header.retain_closed != retain_closed:
+        return f"taken keeping {header.retain_closed} closed items, this host keeps {retain_closed}"
+    return None
+
+
+class _Prefix:
+    """The log up to a snapshot's cursor: read and observed, not re-run. It names the
+    configuration the snapshot was taken under and must end exactly where the snapshot does."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.header = snapshots.read_header(snap.body)
+        self.config: object = None
+        self.commands = self.events = self.cursor = self.seq = 0
+        self.started = self.last_t = 0.0
+
+    def read(self, records: Iterator[Logged], observe: Observer | None) -> Iterator[Logged]:
+        """Consume the commands up to the snapshot; return the rest of ``records``."""
+        for cursor, command, logged in records:
+            if cursor > self.snap.cursor:
+                rest: Iterable[Logged] = records
+                return itertools.chain([(cursor, command, logged)], rest)
+            events = [json.loads(body) for body in logged]
+            self._take(cursor, command, events)
+            if observe is not None:
+                observe(cursor, command, events)
+        return iter(())
+
+    def _take(self, cursor: int, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        t = float(command["t"])
+        if self.commands == 0:
+            if command.get("op") != "init":
+                raise LogCorrupt(cursor, "the first record is not the init command")
+            self.started = t
+        if command.get("op") in ("init", "apply_config") and not command.get("refused"):
+            self.config = command["args"]["config"]
+        self.commands += 1
+        self.events += len(events)
+        self.cursor = cursor + len(events)
+        self.last_t = t
+        if events:
+            self.seq = int(events[-1].get("seq", 0))
+
+    def restore(self) -> Restored:
+        """The engine of the snapshot, after checking that it belongs to this log."""
+        if self.cursor != self.snap.cursor:
+            raise snapshots.SnapshotCorrupt(
+                f"its cursor {self.snap.cursor} is not the end of a command of this log"
+            )
+        if self.seq != self.header.seq:
+            raise snapshots.SnapshotCorrupt(
+                f"it ends at event seq {self.header.seq}, the log at {self.seq} there"
+            )
+        if self.config is None:
+            raise snapshots.SnapshotCorrupt("the log names no configuration before it")
+        clock = ManualClock(self.header.now)
+        config = configuration.validate(self.config)
+        engine = Engine.restore(self.snap.body, config=config, clock=clock)
+        return Restored(
+            engine=engine,
+            clock=clock,
+            cursor=self.cursor,
+            commands=self.commands,
+            events=self.events,
+            last_t=self.last_t,
+            started=self.started,
+            snapshot=self.snap.cursor,
+        )
 
 
 def _start(
