@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -97,17 +95,16 @@ def measure(case: Any) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     rows = []
     for (scope, kpi), theory in expectations(case).items():
-        values = simulated[scope][kpi]
-        mean = statistics.fmean(values)
-        se = statistics.stdev(values) / math.sqrt(len(values))
-        half = T.t_quantile(1 - (1 - T.CONFIDENCE) / 2, len(values) - 1) * se
-        tolerance = T.tolerance(values, theory)
+        pairs = simulated[scope][kpi]
+        mean, se = T.estimate(pairs)
+        half = T.t_quantile(1 - (1 - T.CONFIDENCE) / 2, len(pairs) - 1) * se
+        tolerance = T.tolerance(pairs, theory)
         rows.append({
             "scope": scope, "kpi": kpi, "theory": theory, "simulated": mean, "half_width": half,
             "tolerance": tolerance, "z": (mean - theory) / se if se else 0.0,
             "within": abs(mean - theory) <= tolerance,
         })  # fmt: skip
-    items = sum(simulated["totals"]["arrived"])
+    items = sum(count for count, _ in simulated["totals"]["arrived"])
     return {"case": case.name, "replications": case.replications, "items": items,
             "seconds": seconds, "rows": rows}  # fmt: skip
 
