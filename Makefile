@@ -2,9 +2,12 @@
 #   make test    lint, type-check and run the test suite (what CI runs)
 #   make lint    ruff + mypy only
 #   make format  sort imports and format the code in place
-#   make demo    run the bundled demo
+#   make demo    serve the example configuration with live synthetic traffic and agents
 #   make bench   run the engine and simulator benchmarks (prints figures, never fails on timing)
 #   make clean   remove the virtualenv, caches and build output
+#   make fast    opt-in: a copy of the package under build/fast with the hot modules compiled by
+#                mypyc (use it with PYTHONPATH=build/fast; see docs/performance.md)
+#   make test-fast  the test suite against that compiled copy
 
 PY ?= python3
 VENV := .venv
@@ -15,7 +18,7 @@ CODE := src tests bench
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
 .DEFAULT_GOAL := test
-.PHONY: test lint format demo bench clean venv
+.PHONY: test lint format demo bench clean venv fast test-fast
 
 venv: $(STAMP)
 
@@ -48,6 +51,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/sim.py
 	$(BIN)/python bench/sim_memory.py
 	$(BIN)/python bench/theory.py
+	$(BIN)/python bench/server.py
+
+# The compiled build is a separate copy, never extension modules beside the sources: a stale .so
+# in src/ would shadow every later edit of its .py. Rebuild after changing the code.
+FAST := build/fast
+FAST_MODULES := $(addprefix unirouter/engine/,base.py clock.py dispatch.py engine.py events.py \
+	intake.py matching.py plans.py queues.py state.py timers.py work.py) \
+	$(addprefix unirouter/sim/,runner.py kpis.py agenda.py traffic.py _arrivals.py \
+	_kpi_state.py _kpi_series.py _kpi_tally.py)
+
+fast: $(STAMP)
+	rm -rf $(FAST)
+	mkdir -p $(FAST)
+	cp -R src/unirouter $(FAST)/unirouter
+	find $(FAST) -name __pycache__ -type d -prune -exec rm -rf {} +
+	cd $(FAST) && $(CURDIR)/$(BIN)/mypyc $(FAST_MODULES)
+	@echo "compiled build in $(FAST): run with PYTHONPATH=$(FAST)"
+
+test-fast: fast
+	PYTHONPATH=$(FAST) $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -155,8 +155,8 @@ def test_a_missing_scenario_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_demo_prints_an_account_with_offers_and_an_overflow() -> None:
-    """`unirouter demo` runs the bundled scripted scenario and narrates it."""
-    code, out, err = run("demo")
+    """`unirouter demo --scripted` runs the bundled scripted scenario and narrates it."""
+    code, out, err = run("demo", "--scripted")
     assert (code, err) == (0, "")
     assert ANSI not in out
     assert " offered to " in out

@@ -170,6 +170,24 @@ def bench_sim(arrivals: int, servers: int, load: float, as_json: bool) -> None:
         click.echo(sim_bench.report(model, outcomes))
 
 
+@bench.command("server", context_settings=CONTEXT)
+@click.option("--clients", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Length of each phase.")  # fmt: skip
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=200.0,
+              show_default=True, help="Intakes per second in the latency phase.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def bench_server(clients: int, seconds: float, rate: float, as_json: bool) -> None:
+    """Durable intakes/s and intake-to-offer latency over loopback, beside a bare endpoint."""
+    from unirouter import bench_server as server_bench
+
+    figures = server_bench.run(clients=clients, seconds=seconds, rate=rate)
+    if as_json:
+        click.echo(json.dumps(server_bench.as_json(figures)))
+    else:
+        click.echo(server_bench.report(figures))
+
+
 # Subcommands that live beside their subsystem register themselves on `main` when imported.
 from unirouter.server import cli as _server_cli  # noqa: E402, F401
 from unirouter.sim import cli as _sim_cli  # noqa: E402, F401

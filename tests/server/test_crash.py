@@ -34,7 +34,7 @@ import websockets.sync.client as ws_client
 from server_support import Server, _sha, start_server
 
 SEED = 20240611
-ROUNDS = 6
+ROUNDS = 8
 AGENTS = ("ana", "ben", "cy", "dee")
 INTAKE_CLIENTS = 4
 UNITS = 25  # four chats fill an agent's 100 units
@@ -133,7 +133,9 @@ def _agent_worker(cluster: Cluster, agent: str, rng: random.Random) -> None:
                                      httpx.TransportError, TimeoutError):  # fmt: skip
                 ws_url = "ws" + url.removeprefix("http") + f"/v1/agents/{agent}/stream"
                 headers = {"Authorization": f"Bearer {token}"}
-                with ws_client.connect(ws_url, additional_headers=headers, open_timeout=5) as ws:
+                with ws_client.connect(
+                    ws_url, additional_headers=headers, open_timeout=5, close_timeout=0.2
+                ) as ws:
                     _serve_offers(cluster, agent, rng, ws, lambda path, **kw: client.post(
                         url + path, **kw))  # fmt: skip
 
@@ -277,7 +279,8 @@ def check_restart(cluster: Cluster, tally: Counter[str]) -> None:
     agents, served, cursor = _served_state(server)
     fold = fold_log(server.db, cursor)
     for external_id, item_id in cluster.acked_items.items():
-        assert fold.created.get(external_id) == item_id, f"acknowledged {external_id} lost"
+        found = fold.created.get(external_id)
+        assert found == item_id, f"acknowledged item {external_id} ({item_id}) not in the log"
         assert served[item_id]["external_id"] == external_id
     assert not [i for i, n in fold.assigned.items() if n > 1], "an item was assigned twice"
     for offer, agent in cluster.acked_accepts.items():
@@ -334,9 +337,9 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
                 cluster.up.clear()
                 cluster.server.stop(signal.SIGKILL)
                 tally["kills"] += 1
-                t0 = time.monotonic(); cluster.wait_parked(); t1 = time.monotonic()
-                cluster.server = start_server(db, None); t2 = time.monotonic()
-                check_restart(cluster, tally); print("TIMING", t1 - t0, t2 - t1, time.monotonic() - t2)
+                cluster.wait_parked()
+                cluster.server = start_server(db, None)
+                check_restart(cluster, tally)
                 assert not cluster.errors, cluster.errors
                 cluster.up.set()
     finally:
@@ -354,4 +357,3 @@ def _no_leftover_threads() -> Iterator[None]:
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()
                 and not t.daemon]  # fmt: skip
     assert not leftover, leftover
-

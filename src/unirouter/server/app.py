@@ -107,10 +107,44 @@ def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
     app.state.auth = auth
     host.metrics.watch_queues(lambda: _queue_rows(host))
     problems.install(app)
+    _document_problems(app)
     for module in (items, agents, admin, stream):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
     return app
+
+
+#: What any operation may answer besides its own statuses (SPEC §10), all as problem JSON.
+PROBLEM_STATUSES = {
+    400: "Malformed JSON",
+    401: "No valid bearer token",
+    403: "Beyond the token's role",
+    404: "Unknown id",
+    409: "Illegal transition",
+    413: "Request body over 1 MiB",
+    422: "Invalid input",
+    503: "The server is not serving (stopping, or the log could not be written)",
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make ``/openapi.json`` say what the server answers: every error status it may send, each
+    as ``application/problem+json`` (FastAPI alone would document ``application/json``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    for status, description in PROBLEM_STATUSES.items():
+                        responses[str(status)] = {"description": description,
+                                                  "content": {problems.MEDIA_TYPE: problem}}  # fmt: skip
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:

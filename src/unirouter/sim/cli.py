@@ -83,18 +83,53 @@ def simulate(
 
 
 @main.command("demo", context_settings=CONTEXT)
-@click.option("--seed", type=int, help="Seed of the run (the demo is scripted: it changes little).")
-def demo(seed: int | None) -> None:
-    """Run the bundled scripted demo scenario and print what the engine did, and why.
+@click.option("--scripted", is_flag=True,
+              help="Instead: narrate the bundled scripted scenario in virtual time.")  # fmt: skip
+@click.option("--seed", type=int, help="Seed of the traffic and the agents' draws.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many seconds (default: run until Ctrl-C).")  # fmt: skip
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Time compression: gaps and handle times divided by it.")  # fmt: skip
+@click.option("--db", default=None, help="Store URL or SQLite file (default: a new temp file).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port; 0 picks a free one.")  # fmt: skip
+@click.option("--human", default="alice", show_default=True,
+              help="The agent left to a person: no synthetic agent answers its offers.")  # fmt: skip
+def demo(
+    scripted: bool,
+    seed: int | None,
+    duration: float | None,
+    speed: float,
+    db: str | None,
+    host: str,
+    port: int,
+    human: str,
+) -> None:
+    """Serve the bundled example configuration with live synthetic traffic and agents.
 
-    About ten minutes of virtual time in a small contact centre: classification, a split, an
-    overflow, a decline and re-offer, an expiry with a presence penalty, a pick, a transfer,
-    park and resume with affinity, a scheduled callback and a time-to-live expiry.
+    A traffic generator replays the simulator's traffic model in real time, and synthetic agents
+    answer offers over their WebSocket, all but one (--human) left for you to play. Prints the
+    URLs and ready tokens; Ctrl-C stops it. With --scripted: narrate the bundled scripted
+    scenario instead (about ten minutes of virtual time in a small contact centre:
+    classification, a split, an overflow, a decline and re-offer, an expiry with a presence
+    penalty, a pick, a transfer, park and resume with affinity, a scheduled callback and a
+    time-to-live expiry).
     """
-    source = resources.files("unirouter").joinpath("examples", DEMO_SCENARIO)
-    with resources.as_file(source) as path:
-        loaded = scenario.load(path)
-    _narrated(loaded, seed=seed, trace=False, observers=[])
+    if scripted:
+        source = resources.files("unirouter").joinpath("examples", DEMO_SCENARIO)
+        with resources.as_file(source) as path:
+            loaded = scenario.load(path)
+        _narrated(loaded, seed=seed, trace=False, observers=[])
+        return
+    from unirouter.server import demo as live
+
+    options = live.DemoOptions(db=db, host=host, port=port, human=human, duration_s=duration,
+                               speed=speed, seed=seed)  # fmt: skip
+    try:
+        live.run(options, lambda line: click.echo(line, nl=True))
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _narrated(

@@ -115,10 +115,11 @@ def config_diff(old: model.Config, new: model.Config) -> dict[str, dict[str, lis
 
 def _window(host: EngineHost, start: float | None, end: float | None) -> tuple[float, float]:
     """The report window; it never starts before the log does (the KPI series have one slot per
-    interval from the start, so a window from 1970 would cost decades of empty slots)."""
+    interval from the start, so a window from 1970 would cost decades of empty slots) and never
+    ends after now (nothing happened yet there, and a far ``to`` would cost as much)."""
     if start is not None and end is not None and start > end:
         raise ApiProblem(422, "invalid_input", "from must not be after to", field="from")
-    end = host.now() if end is None else end
+    end = host.now() if end is None else min(end, host.now())
     start = max(host.log_started, 0.0 if start is None else start)
     return min(start, end), end
 

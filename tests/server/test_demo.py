@@ -1,0 +1,86 @@
+"""``unirouter demo`` (SPEC §6.2): the live server with synthetic traffic and agents, as a real
+subprocess. It prints URLs and ready tokens that work, synthetic agents handle items over their
+WebSocket, the human's agent is left alone, and Ctrl-C stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from server_support import CLI
+
+
+def _tokens(lines: list[str]) -> tuple[str, dict[str, str]]:
+    url = next(line.split()[-1] for line in lines if line.startswith("unirouter serving on "))
+    tokens = {}
+    for line in lines:
+        words = line.split()
+        if words and words[0] in ("admin", "supervisor", "intake"):
+            tokens[words[0]] = words[-1]
+        elif line.strip().startswith("agent alice (you)"):
+            tokens["alice"] = words[-1]
+    return url, tokens
+
+
+def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """SPEC §6.2 `unirouter demo`: URLs and ready tokens printed; items handled by synthetic
+    agents; no synthetic agent answers the human's offers; Ctrl-C stops it with exit 0."""
+    args = [
+        "demo",
+        "--port",
+        "0",
+        "--speed",
+        "30",
+        "--duration",
+        "60",
+        "--db",
+        str(tmp_path / "d.db"),
+    ]
+    process = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stderr is not None
+    errors: list[str] = []
+    threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True).start()
+    lines: list[str] = []
+    try:
+        while not any("(you)" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, f"the demo ended early: {lines} {errors}"
+            lines.append(line)
+        url, tokens = _tokens(lines)
+        assert set(tokens) == {"admin", "supervisor", "intake", "alice"}
+        assert any(f"{url}/openapi.json" in line for line in lines)
+
+        def get(who: str, path: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            return httpx.get(url + path, headers=headers, timeout=10)
+
+        assert get("admin", "/v1/config").status_code == 200
+        assert get("supervisor", "/v1/queues").status_code == 200
+        assert get("alice", "/v1/agents/alice").status_code == 200
+        assert get("alice", "/v1/agents/bob").status_code == 403
+        assert get("intake", "/v1/agents").status_code == 403
+        deadline = time.monotonic() + 40
+        closed: list[dict[str, object]] = []
+        while not [i for i in closed if i["close_reason"] == "completed"]:
+            assert time.monotonic() < deadline, "no item was handled"
+            time.sleep(0.5)
+            closed = get("supervisor", "/v1/work-items?state=closed").json()["items"]
+        events = [json.loads(line[6:]) for line in get("admin", "/v1/events?follow=false").text.splitlines()
+                  if line.startswith("data: ")]  # fmt: skip
+        accepted = {e["agent"] for e in events if e["type"] == "offer_accepted"}
+        assert accepted and "alice" not in accepted
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, errors
+    assert "unirouter demo stopped:" in out
+    assert "Traceback" not in "".join(errors)
