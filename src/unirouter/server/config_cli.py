@@ -75,7 +75,7 @@ def _problem_sentence(response: httpx.Response) -> str:
 
 def describe_diff(diff: dict[str, dict[str, list[str]]]) -> list[str]:
     """``+ queues.billing`` added, ``- agents.carol`` removed, ``~ workstreams.chat`` changed."""
-    lines = []
+    lines: list[str] = []
     for section, change in sorted(diff.items()):
         for mark, key in (("+", "added"), ("-", "removed"), ("~", "changed")):
             lines.extend(f"{mark} {section}.{name}" for name in change.get(key, []))
