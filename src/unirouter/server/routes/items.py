@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
@@ -10,9 +12,10 @@ from unirouter.config import model
 from unirouter.engine import ItemState, WorkItem
 from unirouter.server import commands, models, views
 from unirouter.server.auth import Authenticator, Principal
-from unirouter.server.host import EngineHost
+from unirouter.server.host import EngineHost, Published
 from unirouter.server.problems import ApiProblem
 from unirouter.server.routes._deps import Auth, Caller, Host, check_size
+from unirouter.storage import RecordKind
 
 __all__ = ["router"]
 
@@ -263,8 +266,42 @@ async def get_messages(
     caller: Caller,
     host: Host,
     after: Annotated[int, Query(ge=0, description="Only messages numbered above this")] = 0,
+    wait_s: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MESSAGE_WAIT_MAX_S,
+            description="Long poll: when nothing is newer than `after`, wait up to this many "
+            "seconds for the next durable message of the conversation",
+        ),
+    ] = 0.0,
 ) -> Any:
-    """The conversation so far (or after message number ``after``)."""
+    """The conversation so far (or after message number ``after``). With ``wait_s``, the call
+    returns as soon as the other side's next message is durable: the customer side's live push."""
     item = _item(host, item_id)
     _sender(caller, host, item)
-    return await host.read(lambda: {"messages": host.projection.messages(item_id, after)})
+    sub = host.subscribe(lambda record: _is_message_of(record, item_id))
+    try:
+        messages = await host.read(lambda: host.projection.messages(item_id, after))
+        if not messages and wait_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sub.queue.get(), wait_s)
+            messages = await host.read(lambda: host.projection.messages(item_id, after))
+    finally:
+        host.unsubscribe(sub)
+    return {"messages": messages}
+
+
+#: The longest a message long poll may wait (clients poll again after it).
+MESSAGE_WAIT_MAX_S = 60.0
+
+
+def _is_message_of(record: Published, item_id: str) -> bool:
+    """A durable ``message`` command of conversation ``item_id``."""
+    body = record.body
+    return (
+        record.kind is RecordKind.COMMAND
+        and body.get("op") == "message"
+        and not body.get("refused")
+        and body.get("args", {}).get("item") == item_id
+    )
