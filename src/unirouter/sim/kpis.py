@@ -121,6 +121,11 @@ class KpiAccumulator:
         if handler is not None:
             handler(event)
 
+    def handlers(self) -> Mapping[EventType, Callable[[Event], None]]:
+        """What :meth:`feed` calls per event type (types not listed are ignored): a caller that
+        dispatches on the type itself (the scenario runner) calls these directly, once per event."""
+        return dict(self._handlers)
+
     def feed_all(self, events: Sequence[Event]) -> None:
         for event in events:
             self.feed(event)
