@@ -1647,3 +1647,42 @@ def test_r42_a_transferred_waiting_item_keeps_its_own_presences_after_a_configur
     r.engine.apply_config(r.engine.config)
     r.engine.set_presence("a", P.BUSY)
     assert item.state is S.ASSIGNED and item.agent == "a"
+
+
+AFFINITY_OVERFLOW_YAML = """
+workstreams:
+  chat:
+    kind: messaging
+    capacity: {units: 10}
+    affinity: {enabled: true, grace_s: 30}
+    fallback_queue: q
+queues:
+  q:
+    kind: messaging
+    members: [x]
+    overflow: [{when: {waited_s: 20}, action: {transfer: q2}}]
+  q2: {kind: messaging, members: [m]}
+agents:
+  x: {}
+  m: {default_presence: away}
+"""
+
+
+def test_r29_affinity_ends_when_the_item_moves_to_a_queue_its_last_agent_is_not_in(
+    rig: Any,
+) -> None:
+    """R29, R13: a returning conversation waits in q for its last agent x (busy); when waited_s
+    moves it to q2, where x is not a member, it must go to q2's free member, not wait for x."""
+    r = rig(AFFINITY_OVERFLOW_YAML, t0=5.0)
+    item = r.engine.submit(external_id="c1", workstream="chat")
+    r.engine.accept(r.last_offer(item.id).offer or "", agent="x")
+    r.engine.park(item.id)
+    r.engine.set_presence("x", P.BUSY_DND)
+    r.engine.set_presence("m", P.AVAILABLE)
+    r.at(10.0)
+    r.engine.resume(item.id)
+    assert item.state is S.QUEUED and item.affinity_agent == "x"
+    r.at(31.0)
+    assert item.queue == "q2"
+    assert item.affinity_agent is None
+    assert item.state is S.OFFERED and r.last_offer(item.id).agent == "m"

@@ -371,8 +371,16 @@ class Intake(work.Work):
             self._enqueue(item, queue)
 
     def _move_to_queue(self, item: WorkItem, source: str | None, queue: QueueRuntime) -> None:
-        """Leave the current queue (if any) and enter ``queue``, keeping the routing time (R6)."""
+        """Leave the current queue (if any) and enter ``queue``, keeping the routing time (R6).
+
+        R29: affinity holds only to a member of the item's queue; moved where its last agent is
+        not a member, the item routes normally there rather than waiting for someone who cannot
+        take it."""
         self._detach(item)
+        if item.affinity_agent is not None and item.affinity_agent not in queue.members:
+            self._cancel_item_timers(item, ["affinity"])
+            item.affinity_agent = None
+            self._trace(item, "affinity", note=f"last agent not a member of {queue.name}")
         self._emit(
             ET.ITEM_TRANSFERRED,
             item=item.id,
