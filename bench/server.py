@@ -14,9 +14,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--snapshot-every", type=int, default=None,
+                        help="the server's --snapshot-every (default: its own; 0: none)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = bench_server.run(clients=args.clients, seconds=args.seconds, rate=args.rate)
+    figures = bench_server.run(
+        clients=args.clients,
+        seconds=args.seconds,
+        rate=args.rate,
+        snapshot_every=args.snapshot_every,
+    )
     print(json.dumps(bench_server.as_json(figures)) if args.json else bench_server.report(figures))
 
 

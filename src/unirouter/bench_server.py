@@ -12,14 +12,17 @@ client alone reach on this machine.
   ``rate`` (open loop); latency = the moment the agent's socket delivers the ``offer_made`` minus
   the moment the intake was sent, p50 and p99.
 
-The client runs in this process (one asyncio loop, httpx and websockets), so on a small machine it
-shares the cores with the server: the bare endpoint's figure shows that ceiling. Figures only, never
-a pass or fail (STYLE: benchmarks are not tests).
+The client runs in this process: one event loop (uvloop when installed) driving keep-alive
+HTTP/1.1 connections over raw streams, one request in flight per connection, each request one write
+with ``TCP_NODELAY``. It costs tens of microseconds per request, so the figures measure the server;
+on a small machine it still shares the cores with it, and the bare endpoint's figure shows that
+ceiling. Figures only, never a pass or fail (STYLE: benchmarks are not tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -29,22 +32,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from websockets.asyncio.client import connect as ws_connect
 
+from unirouter.server.app import listen_socket
+
 __all__ = ["Figures", "as_json", "report", "run", "serve_bare"]
 
+T = TypeVar("T")
 AGENTS = 8
 _CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
 _BARE = [sys.executable, "-c", "from unirouter.bench_server import serve_bare; serve_bare()"]
 _INTAKE, _AGENT = "bench-intake-token", "bench-agent-token-{}"
+_LATENCY_CONNECTIONS = 16
 
 
 def _sha(token: str) -> str:
@@ -104,26 +111,71 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.kill()
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection over raw asyncio streams, one request in flight (no
+    pipelining): each request leaves in one write, ``TCP_NODELAY`` on. A benchmark client that
+    costs a few tens of microseconds per request, so it measures the server, not itself."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
+                 headers: dict[str, str]) -> None:  # fmt: skip
+        self._reader, self._writer = reader, writer
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._head = f"Host: {host}\r\nContent-Type: application/json\r\n{lines}"
+
+    @classmethod
+    async def open(cls, url: str, headers: dict[str, str]) -> _Connection:
+        authority = url.split("//", 1)[1].rstrip("/")
+        host, port = authority.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, authority, headers)
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """Send one POST and read its whole answer: (status, body)."""
+        data = json.dumps(body, separators=(",", ":")).encode()
+        request = f"POST {path} HTTP/1.1\r\n{self._head}Content-Length: {len(data)}\r\n\r\n"
+        self._writer.write(request.encode() + data)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status_line, *fields = head.decode("latin-1").split("\r\n")
+        length = None
+        for line in fields:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        if length is None:
+            raise RuntimeError(f"the answer has no Content-Length: {status_line!r}")
+        return int(status_line.split()[1]), await self._reader.readexactly(length)
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
 async def _hammer(url: str, path: str, clients: int, seconds: float, tag: str) -> float:
-    """Requests answered 201 per second by ``clients`` closed-loop clients."""
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    """Requests answered 201 per second by ``clients`` closed-loop keep-alive connections."""
     headers = {"Authorization": f"Bearer {_INTAKE}"}
+    connections = [await _Connection.open(url, headers) for _ in range(clients)]
     done = 0
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
-        end = time.perf_counter() + seconds
+    end = time.perf_counter() + seconds
 
-        async def one(k: int) -> None:
-            nonlocal done
-            n = 0
-            while time.perf_counter() < end:
-                body = {"external_id": f"{tag}-{k}-{n}", "workstream": "chat"}
-                n += 1
-                if (await client.post(path, json=body)).status_code == 201:
-                    done += 1
+    async def one(k: int, connection: _Connection) -> None:
+        nonlocal done
+        n = 0
+        while time.perf_counter() < end:
+            body = {"external_id": f"{tag}-{k}-{n}", "workstream": "chat"}
+            n += 1
+            status, _ = await connection.post(path, body)
+            if status == 201:
+                done += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(k) for k in range(clients)))
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(k, c) for k, c in enumerate(connections)))
         return done / (time.perf_counter() - started)
+    finally:
+        for connection in connections:
+            await connection.close()
 
 
 async def _latency(url: str, rate: float, seconds: float) -> list[float]:
@@ -144,26 +196,43 @@ async def _latency(url: str, rate: float, seconds: float) -> list[float]:
     listeners = [asyncio.create_task(agent(n)) for n in range(AGENTS)]
     await asyncio.sleep(0.5)
     headers = {"Authorization": f"Bearer {_INTAKE}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+    # Open loop: a pool of keep-alive connections deep enough that an intake never waits for one.
+    pool: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(_LATENCY_CONNECTIONS):
+        pool.put_nowait(await _Connection.open(url, headers))
 
-        async def intake(n: int) -> None:
-            at = time.perf_counter()
-            body = {"external_id": f"lat-{n}", "workstream": "chat"}
-            response = await client.post("/v1/work-items", json=body)
-            if response.status_code == 201:
-                sent[response.json()["id"]] = at
+    async def intake(n: int) -> None:
+        at = time.perf_counter()  # before taking a connection: any wait for one counts
+        connection = await pool.get()
+        status, answer = await connection.post("/v1/work-items",
+                                               {"external_id": f"lat-{n}", "workstream": "chat"})  # fmt: skip
+        pool.put_nowait(connection)
+        if status == 201:
+            sent[json.loads(answer)["id"]] = at
 
-        start = time.perf_counter()
-        tasks = []
-        for n in range(int(rate * seconds)):
-            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(intake(n)))
-        await asyncio.gather(*tasks)
+    start = time.perf_counter()
+    tasks = []
+    for n in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(intake(n)))
+    await asyncio.gather(*tasks)
+    while not pool.empty():
+        await pool.get_nowait().close()
     await asyncio.sleep(0.5)
     for task in listeners:
         task.cancel()
     await asyncio.gather(*listeners, return_exceptions=True)
     return [offered[i] - at for i, at in sent.items() if i in offered]
+
+
+def _run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run the client on uvloop when it is installed (a cheaper client), else on asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -174,21 +243,30 @@ def _quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def run(*, clients: int = 32, seconds: float = 5.0, rate: float = 200.0) -> Figures:
-    """Start the server and the bare endpoint, measure both in one run."""
+def run(
+    *,
+    clients: int = 32,
+    seconds: float = 5.0,
+    rate: float = 200.0,
+    snapshot_every: int | None = None,
+) -> Figures:
+    """Start the server and the bare endpoint, measure both in one run. ``snapshot_every``: the
+    server's ``--snapshot-every`` (None: its default; 0: no snapshots)."""
     with tempfile.TemporaryDirectory(prefix="unirouter-bench-") as folder:
         config = Path(folder) / "config.yaml"
         config.write_text(_config())
         db = str(Path(folder) / "bench.db")
-        server, url = _start([*_CLI, "serve", "--db", db, "--port", "0", "--config", str(config)])
+        extra = [] if snapshot_every is None else ["--snapshot-every", str(snapshot_every)]
+        server, url = _start([*_CLI, "serve", "--db", db, "--port", "0", "--config", str(config),
+                              *extra])  # fmt: skip
         try:
-            durable = asyncio.run(_hammer(url, "/v1/work-items", clients, seconds, "tp"))
-            latencies = asyncio.run(_latency(url, rate, seconds))
+            durable = _run_async(_hammer(url, "/v1/work-items", clients, seconds, "tp"))
+            latencies = _run_async(_latency(url, rate, seconds))
         finally:
             _stop(server)
     bare_process, bare_url = _start(_BARE)
     try:
-        bare = asyncio.run(_hammer(bare_url, "/bare", clients, seconds, "bare"))
+        bare = _run_async(_hammer(bare_url, "/bare", clients, seconds, "bare"))
     finally:
         _stop(bare_process)
     return Figures(clients=clients, seconds=seconds, durable_intakes_per_s=durable,
@@ -227,8 +305,8 @@ def serve_bare() -> None:
     its URL once listening."""
     app = FastAPI()
     app.post("/bare", status_code=201)(_bare)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listen_socket("127.0.0.1", 0)  # the server's own socket setup (TCP_NODELAY)
+    sock.listen(2048)  # connections made once the URL is printed wait in the backlog
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     print(f"bare endpoint on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     server.run(sockets=[sock])

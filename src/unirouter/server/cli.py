@@ -8,7 +8,6 @@ and exits 1 rather than diverge from its log.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import socket
 import sys
@@ -20,8 +19,8 @@ import uvicorn
 from unirouter import config as cfg
 from unirouter.cli import CONTEXT, main
 from unirouter.config import model
+from unirouter.server import _gc_pauses, auth
 from unirouter.server import app as server_app
-from unirouter.server import auth
 from unirouter.server import host as host_module
 from unirouter.storage import open_store
 
@@ -63,10 +62,8 @@ def serve(config_file: Path | None, db: str, host: str, port: int, snapshot_ever
     app, engine_host, said = server_app.open_app(db, config)
     engine_host.snapshot_every = snapshot_every or None
     click.echo(f"unirouter: {said}", err=True)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = server_app.listen_socket(host, port)
     except OSError as error:
         engine_host.store.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
@@ -79,11 +76,12 @@ def serve(config_file: Path | None, db: str, host: str, port: int, snapshot_ever
         server.should_exit = True
 
     engine_host.on_failure = stop_on_failure
+    _gc_pauses.bound_gc_pauses()  # after the replay: the restored state is long-lived
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler
     # it found; a quiet one makes a clean shutdown exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: None)
-    asyncio.run(server.serve(sockets=[sock]))
+    server.run(sockets=[sock])  # uvicorn's loop: uvloop when installed, else asyncio
     if engine_host.failure is not None:
         raise click.ClickException(f"stopped: the log could not be written ({engine_host.failure})")
 

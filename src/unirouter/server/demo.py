@@ -119,9 +119,7 @@ def run(options: DemoOptions, echo: Echo) -> None:
         host.store.close()
         raise ValueError(f"--human must name an agent of the demo ({', '.join(agents)})")
     tokens = make_tokens(host, agents)
-    sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((options.host, options.port))
+    sock = server_app.listen_socket(options.host, options.port)
     shown = f"[{options.host}]" if ":" in options.host else options.host
     url = f"http://{shown}:{sock.getsockname()[1]}"
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -15,12 +15,15 @@ from unirouter.server.problems import ApiProblem
 
 __all__ = ["Auth", "Caller", "Host", "check_size"]
 
+# Every dependency is ``async def`` even when it never awaits: FastAPI runs a plain ``def`` one in
+# a worker thread, a thread hand-off per request for a one-line attribute read.
+
 _bearer = HTTPBearer(
     auto_error=False, description="A token of role admin, supervisor, agent or intake."
 )
 
 
-def _host(request: Request) -> EngineHost:
+async def _host(request: Request) -> EngineHost:
     host: EngineHost = request.app.state.host
     return host
 
@@ -33,7 +36,7 @@ async def _caller(
     return await auth.authenticate(request)
 
 
-def _auth(request: Request) -> Authenticator:
+async def _auth(request: Request) -> Authenticator:
     auth: Authenticator = request.app.state.auth
     return auth
 
