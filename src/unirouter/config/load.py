@@ -28,7 +28,7 @@ import unirouter.config.validate as checks
 from unirouter.config import model
 from unirouter.errors import ConfigError, ConfigIssue
 
-__all__ = ["load", "validate"]
+__all__ = ["describe", "load", "validate"]
 
 Loc = tuple[str | int, ...]
 _SUFFIXES = (".yaml", ".yml")
@@ -304,11 +304,11 @@ def _sentence(detail: ErrorDetails) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         message = "must be a mapping"
     subject = "the configuration " if not detail["loc"] else ""
-    return f"{subject}{message}, not {_describe(detail['input'])}"
+    return f"{subject}{message}, not {describe(detail['input'])}"
 
 
-def _describe(value: object) -> str:
-    """A short description of a wrong input."""
+def describe(value: object) -> str:
+    """A short description of a wrong input, for "must be X, not Y" sentences."""
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, dict):

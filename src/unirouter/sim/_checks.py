@@ -17,11 +17,20 @@ from typing import Any
 import yaml
 
 from unirouter import durations
-from unirouter.config.load import yaml_issue
+from unirouter.config.load import describe, yaml_issue
 from unirouter.config.validate import field_path
 from unirouter.errors import ConfigError, ConfigIssue
 
-__all__ = ["Checker", "Loc", "field_path", "nested", "read_yaml", "unknown", "yaml_issue"]
+__all__ = [
+    "Checker",
+    "Loc",
+    "describe",
+    "field_path",
+    "nested",
+    "read_yaml",
+    "unknown",
+    "yaml_issue",
+]
 
 Loc = tuple[str | int, ...]
 
@@ -189,15 +198,3 @@ class Checker:
             return value
         self.issue(loc, f"must be true or false, not {describe(value)}")
         return False
-
-
-def describe(value: object) -> str:
-    """A short description of a wrong input."""
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}..."
