@@ -95,9 +95,13 @@ def patience(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def overflow_rules(draw: st.DrawFn, queues: int, own: int) -> dict[str, Any]:
-    """A pre-queue ``max_waiting`` or post-queue ``waited_s`` rule; transfers go to another queue."""
+    """A pre-queue ``max_waiting`` or post-queue ``waited_s`` rule; transfers go to a later queue.
+
+    Transfers only go forward (q0 → q1 → q2), never in a cycle: an item that waits ``waited_s`` in
+    q0 and q1 alternately would circulate as long as nobody takes it, and a run only ends once every
+    item has left (SPEC §7)."""
     action = draw(OVERFLOW_ACTIONS)
-    others = [n for n in range(queues) if n != own]
+    others = [n for n in range(queues) if n > own]
     if action == "transfer" and not others:
         action = "end"
     when: dict[str, int] = (
