@@ -136,3 +136,20 @@ def test_a_report_window_ending_far_in_the_future_answers_at_once(
     response = server.client("admin").get("/v1/reports/agents", params={"to": 1e12}, timeout=10)
     assert response.status_code == 200
     assert response.json()["to"] < 1e12
+
+
+def test_an_event_cursor_beyond_what_a_store_holds_is_a_field_named_422(
+    fuzzed: tuple[Server, dict[str, list[str]]],
+) -> None:
+    """SPEC §10 (found by this fuzzing): `after=2**63` reached the store inside the event stream,
+    after the 200 had gone out, and broke the connection; it is now refused at the edge."""
+    server, _known = fuzzed
+    admin = server.client("admin")
+    too_far = admin.get("/v1/events", params={"after": 2**63, "follow": "false"})
+    assert too_far.status_code == 422 and too_far.json()["field"] == "after"
+    header = admin.get(
+        "/v1/events", params={"follow": "false"}, headers={"Last-Event-ID": str(2**63)}
+    )
+    assert header.status_code == 422 and header.json()["field"] == "last-event-id"
+    last = admin.get("/v1/events", params={"after": 2**63 - 1, "follow": "false"})
+    assert last.status_code == 200 and last.text == ""

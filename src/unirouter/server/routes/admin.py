@@ -176,6 +176,9 @@ async def queue_report(caller: Caller, host: Host, start: Since = None, end: Unt
 
 # -- the event stream --------------------------------------------------------------------------------
 
+#: The largest cursor a store holds (a signed 64-bit integer, what every database stores).
+MAX_CURSOR = 2**63 - 1
+
 
 @router.get(
     "/v1/events",
@@ -186,7 +189,9 @@ async def queue_report(caller: Caller, host: Host, start: Since = None, end: Unt
 async def events(
     caller: Caller,
     host: Host,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this cursor")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_CURSOR, description="Resume after this cursor")
+    ] = None,
     follow: Annotated[bool, Query(description="Keep streaming new events")] = True,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -200,13 +205,17 @@ async def events(
 
 
 def _cursor(value: str | None) -> int:
+    """The ``Last-Event-ID`` header as a cursor; anything but 0 … MAX_CURSOR is a field-named 422."""
     if value is None:
         return 0
     try:
-        return max(0, int(value))
+        cursor = int(value)
     except ValueError:
+        cursor = -1
+    if not 0 <= cursor <= MAX_CURSOR:
         raise ApiProblem(422, "invalid_input", "Last-Event-ID must be a cursor",
-                         field="last-event-id") from None  # fmt: skip
+                         field="last-event-id")  # fmt: skip
+    return cursor
 
 
 async def _sse(host: EngineHost, after: int, follow: bool) -> AsyncIterator[str]:
