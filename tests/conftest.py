@@ -1,7 +1,14 @@
-"""Shared fixtures: engines built from YAML text on a manual clock."""
+"""Shared fixtures: engines built from YAML text on a manual clock.
+
+Hypothesis profiles: ``dev`` (the default) draws new random examples on every run, so local runs
+keep hunting for new failures; ``ci`` (``HYPOTHESIS_PROFILE=ci``, set by ``.ci/run``) is
+derandomized, so the same commit gives the same verdict and a landing never depends on luck. A
+failure found locally becomes a deterministic regression test.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,11 +16,16 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from unirouter import config as configuration
 from unirouter.engine.clock import UNIX_EPOCH, ManualClock
 from unirouter.engine.engine import Engine
 from unirouter.engine.events import Event
+
+settings.register_profile("dev", print_blob=True)
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @dataclass
