@@ -280,13 +280,20 @@ async def get_messages(
     returns as soon as the other side's next message is durable: the customer side's live push."""
     item = _item(host, item_id)
     _sender(caller, host, item)
+
+    def view() -> list[dict[str, Any]]:
+        return host.projection.messages(item_id, after)
+
+    if wait_s == 0:
+        return {"messages": await host.read(view)}
+    # Subscribed before the first read, so a message made durable in between is not missed.
     sub = host.subscribe(lambda record: _is_message_of(record, item_id))
     try:
-        messages = await host.read(lambda: host.projection.messages(item_id, after))
-        if not messages and wait_s > 0:
+        messages = await host.read(view)
+        if not messages:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.queue.get(), wait_s)
-            messages = await host.read(lambda: host.projection.messages(item_id, after))
+            messages = await host.read(view)
     finally:
         host.unsubscribe(sub)
     return {"messages": messages}
