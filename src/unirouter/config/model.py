@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from unirouter.config import channels as channel_models
+
 __all__ = [
     "ActionKind",
     "Affinity",
@@ -649,3 +651,5 @@ class Config(_Model):
     queues: dict[str, Queue] = Field(default_factory=dict)
     agents: dict[str, AgentDef] = Field(default_factory=dict)
     auth: Auth = Field(default_factory=Auth)
+    channels: channel_models.Channels = Field(default_factory=channel_models.Channels)
+    webhooks: list[channel_models.Webhook] = Field(default_factory=list)

@@ -17,7 +17,7 @@ import difflib
 from collections.abc import Callable, Collection, Iterable, Iterator
 
 from unirouter import calendars, expressions
-from unirouter.config import model
+from unirouter.config import channel_checks, model
 from unirouter.errors import ConfigIssue, ExpressionError
 
 __all__ = ["CHECKS", "check_config", "field_path"]
@@ -437,6 +437,12 @@ def check_token_names(config: model.Config) -> Iterator[ConfigIssue]:
     yield from _duplicates(names, ("auth", "tokens"), "token", "name")
 
 
+def check_channels(config: model.Config) -> Iterator[ConfigIssue]:
+    """Issue 9: the channels and webhooks sections (their own module of checks)."""
+    for check in channel_checks.CHECKS:
+        yield from check(config, _issue)
+
+
 #: Every check, in the order their issues are reported.
 CHECKS: tuple[Check, ...] = (
     check_version,
@@ -468,4 +474,5 @@ CHECKS: tuple[Check, ...] = (
     check_agent_presence,
     check_token_agents,
     check_token_names,
+    check_channels,
 )

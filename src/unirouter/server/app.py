@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import unirouter
+from unirouter.channels import routes as channel_routes
+from unirouter.channels import runtime as channel_runtime
 from unirouter.config import model
 from unirouter.server import models, problems
 from unirouter.server.auth import Authenticator
@@ -104,12 +106,16 @@ def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
         auth = Authenticator(host.store, lambda: host.engine.config.auth.tokens)
         auth.load_secret()
 
+    channels = channel_runtime.Runtime(host)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await host.start()
         try:
+            await channels.start()
             yield
         finally:
+            await channels.stop()
             await host.stop()
 
     app = FastAPI(
@@ -125,10 +131,11 @@ def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
     )
     app.state.host = host
     app.state.auth = auth
+    app.state.channels = channels
     host.metrics.watch_queues(lambda: _queue_rows(host))
     problems.install(app)
     _document_problems(app)
-    for module in (items, agents, admin, stream):
+    for module in (items, agents, admin, stream, channel_routes):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
     return app

@@ -7,7 +7,8 @@ the replay, so a log re-run on a fresh engine emits the same events (the engine 
 
 ``init`` and ``apply_config`` carry the whole configuration as JSON, so a restart needs no file;
 ``message`` carries a conversation message (not an engine command: it only resumes a parked
-conversation when the customer writes).
+conversation when the customer writes); ``channel`` carries the channels' bookkeeping (delivery
+cursors, dead letters, :mod:`unirouter.channels.index`) and does nothing to the engine.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ OPS: dict[str, Callable[[Engine, Mapping[str, Any]], object]] = {
     "apply_config": _apply,
     "advance": lambda e, a: e.advance(),
     "message": _message,
+    # Channel bookkeeping (a follower's durable cursor, a dead letter): the engine reads none of it.
+    "channel": lambda e, a: None,
 }
 
 

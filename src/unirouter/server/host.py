@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from unirouter import errors
+from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
 from unirouter.engine import Engine, ManualClock
 from unirouter.server import commands, replay
@@ -107,6 +108,12 @@ class EngineHost:
         self.snapshot_cursor: int | None = None
         self.metrics = metrics or Metrics()
         self.projection = Projection(retain_closed)
+        #: More folds of every logged command and its events, fed like the projection (before
+        #: the append, and by the replay in log order): the channels' indexes (issue 9).
+        self.channel_index = ChannelIndex()
+        self.folds: list[Callable[[dict[str, Any], list[dict[str, Any]]], None]] = [
+            self.channel_index.feed
+        ]
         self._retain = retain_closed
         self._engine: Engine | None = None
         self._clock = ManualClock(0.0)
@@ -176,12 +183,17 @@ class EngineHost:
         self._engine, self._clock = replay.new_engine(data, t, self._retain)
         command = {"op": "init", "t": t, "args": {"config": data}}
         events = self.engine.drain_events()
-        self.projection.feed(command, [e.to_dict() for e in events])
+        self._feed(command, [e.to_dict() for e in events])
         return [_record(command), *(Record(kind=RecordKind.EVENT, body=replay.encode_event(e))
                                     for e in events)]  # fmt: skip
 
     def _observe(self, cursor: int, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        self._feed(command, events)
+
+    def _feed(self, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
         self.projection.feed(command, events)
+        for fold in self.folds:
+            fold(command, events)
 
     async def start(self) -> None:
         """Start the appender, write a new log's first command, apply a changed configuration,
@@ -285,7 +297,7 @@ class EngineHost:
             command["refused"] = type(error).__name__
         encoded = [replay.encode_event(e) for e in events]
         dicts = [json.loads(body) for body in encoded]
-        self.projection.feed(command, dicts)
+        self._feed(command, dicts)
         records = [_record(command), *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
         bodies = [(RecordKind.COMMAND, command), *((RecordKind.EVENT, d) for d in dicts)]
         self._enqueue(records, bodies, self._take_snapshot(len(records)))
