@@ -166,6 +166,9 @@ class AgentOut(_Out):
     presence: str
     label: str | None
     manual: bool
+    presence_since: float | None = Field(
+        None, description="When the agent entered its current presence and label (Unix seconds)"
+    )
     connected: bool
     capacity_units: int
     used_units: int

@@ -1,5 +1,6 @@
-"""What the server keeps beside the engine, rebuilt from the same log: conversation messages and the
-time of every item transition (SPEC §2 "timestamps of every transition").
+"""What the server keeps beside the engine, rebuilt from the same log: conversation messages, the
+time of every item transition (SPEC §2 "timestamps of every transition") and the time each agent
+entered its current presence (the supervisor console's "time in state").
 
 Both are folds over logged commands and events, fed live after each command and again, in the same
 order, by the replay; so they say after a restart what they said before.
@@ -28,12 +29,14 @@ _STAMPS = {
 
 
 class Projection:
-    """Messages per conversation and transition times per item, bounded to ``retain`` items."""
+    """Messages per conversation and transition times per item, bounded to ``retain`` items, and
+    when each agent's presence last changed."""
 
     def __init__(self, retain: int | None) -> None:
         self._retain = retain
         self._times: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._messages: dict[str, list[dict[str, Any]]] = {}
+        self._presence: dict[str, tuple[str, str | None, float]] = {}
 
     def feed(self, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
         """Take one logged command and its events."""
@@ -41,6 +44,9 @@ class Projection:
             args = command["args"]
             self._messages.setdefault(args["item"], []).append(message_view(args))
         for event in events:
+            if event.get("type") == "presence_changed":
+                self._presence_changed(event)
+                continue
             stamp = _STAMPS.get(event.get("type", ""))
             item = event.get("item")
             if stamp is not None and item is not None:
@@ -53,6 +59,22 @@ class Projection:
     def messages(self, item: str, after: int = 0) -> list[dict[str, Any]]:
         """The conversation's messages numbered above ``after``, oldest first."""
         return [m for m in self._messages.get(item, []) if m["number"] > after]
+
+    def presence_since(self, agent: str) -> float | None:
+        """When the agent entered its current presence and label (None: not seen yet)."""
+        seen = self._presence.get(agent)
+        return None if seen is None else seen[2]
+
+    def _presence_changed(self, event: dict[str, Any]) -> None:
+        """A change of base presence or label restarts the clock; a change of ``manual`` alone
+        (the same presence, now set by hand) does not."""
+        agent, label = event.get("agent"), event.get("label")
+        presence = str(getattr(event.get("presence"), "value", event.get("presence")))
+        if agent is None:
+            return
+        seen = self._presence.get(agent)
+        if seen is None or seen[:2] != (presence, label):
+            self._presence[agent] = (presence, label, float(event["t"]))
 
     def message_count(self, item: str) -> int:
         return len(self._messages.get(item, []))

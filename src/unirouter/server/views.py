@@ -59,8 +59,11 @@ def _open_offer(engine: Engine, item: WorkItem) -> dict[str, Any] | None:
             "expires_at": offer.expires_at}  # fmt: skip
 
 
-def agent_view(engine: Engine, agent: AgentState) -> dict[str, Any]:
-    """An agent (SPEC §6.3 ``GET /v1/agents/{id}``)."""
+def agent_view(
+    engine: Engine, agent: AgentState, projection: Projection | None = None
+) -> dict[str, Any]:
+    """An agent (SPEC §6.3 ``GET /v1/agents/{id}``); with ``projection``, ``presence_since`` says
+    when it entered its current presence."""
     offers = []
     for offer_id in sorted(agent.offers):
         offer = engine.offer(offer_id)
@@ -75,6 +78,7 @@ def agent_view(engine: Engine, agent: AgentState) -> dict[str, Any]:
         "presence": agent.presence.value,
         "label": agent.label,
         "manual": agent.manual,
+        "presence_since": None if projection is None else projection.presence_since(agent.id),
         "connected": agent.connected,
         "capacity_units": agent.capacity_units,
         "used_units": agent.used_units,

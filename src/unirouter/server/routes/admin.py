@@ -13,7 +13,8 @@ from fastapi.responses import StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from unirouter import config as configuration
-from unirouter.config import model
+from unirouter import errors
+from unirouter.config import dump, locate, model
 from unirouter.engine import Event, EventType
 from unirouter.server import commands, models
 from unirouter.server.host import EngineHost
@@ -28,17 +29,31 @@ Role = model.Role
 router = APIRouter()
 SSE_PAGE = 500
 KEEPALIVE_S = 15.0
+YAML_TYPE = "application/yaml"
 _SECTIONS = ("skills", "capacity_profiles", "calendars", "workstreams", "queues", "agents")
 
 
 # -- configuration ---------------------------------------------------------------------------------
 
 
-@router.get("/v1/config", response_model=models.ConfigOut, tags=["configuration"])
-async def get_config(caller: Caller, host: Host) -> Any:
-    """The running configuration and its version."""
+@router.get(
+    "/v1/config",
+    response_model=models.ConfigOut,
+    tags=["configuration"],
+    responses={200: {"content": {YAML_TYPE: {"schema": {"type": "string"}}}}},
+)
+async def get_config(
+    caller: Caller, host: Host, accept: Annotated[str | None, Header()] = None
+) -> Any:
+    """The running configuration and its version. With ``Accept: application/yaml``, the file
+    to edit: YAML without the fields left at their defaults (it reads back equal), the version in
+    the ``Config-Version`` header."""
     caller.allow(Role.ADMIN, Role.SUPERVISOR)
     engine = host.engine
+    if accept is not None and YAML_TYPE in accept:
+        version, config = await host.read(lambda: (engine.config_version, engine.config))
+        text = await asyncio.to_thread(dump.to_yaml, config)
+        return Response(text, media_type=YAML_TYPE, headers={"Config-Version": str(version)})
     return await host.read(
         lambda: {"version": engine.config_version, "config": commands.config_json(engine.config)}
     )
@@ -67,8 +82,11 @@ async def put_config(
     """Validate a whole configuration (R41) and show its diff against the running one; unless
     ``dry_run``, apply it atomically for the next decision (R42). JSON or YAML bodies."""
     caller.allow(Role.ADMIN)
-    data = _parse_config(request.headers.get("content-type", ""), await request.body())
-    new = configuration.validate(data)
+    content_type, raw = request.headers.get("content-type", ""), await request.body()
+    data = _parse_config(content_type, raw)
+    new = _validated(
+        data, raw.decode("utf-8", errors="replace") if "yaml" in content_type else None
+    )
     diff = config_diff(host.engine.config, new)
     if dry_run:
         return await host.read(
@@ -85,8 +103,25 @@ def _parse_config(content_type: str, raw: bytes) -> object:
             return yaml.safe_load(text)
         return json.loads(text)
     except (ValueError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = None if mark is None else mark.line + 1
         raise ApiProblem(400, "malformed_body", f"the configuration does not parse: {exc}",
-                         field="body") from None  # fmt: skip
+                         field="body", line=line) from None  # fmt: skip
+
+
+def _validated(data: object, yaml_text: str | None) -> model.Config:
+    """R41's validation; for a YAML body every issue also names its ``line`` in the text, so an
+    editor can show it where it was written."""
+    try:
+        return configuration.validate(data)
+    except errors.ConfigError as invalid:
+        if yaml_text is None:
+            raise
+        issues = [{"field": i.path, "message": i.message, "line": locate.line_of(yaml_text, i.path)}
+                  for i in invalid.issues]  # fmt: skip
+        first = invalid.issues[0].path if invalid.issues else None
+        raise ApiProblem(422, "invalid_configuration", str(invalid), field=first,
+                         errors=issues) from None  # fmt: skip
 
 
 def config_diff(old: model.Config, new: model.Config) -> dict[str, dict[str, list[str]]]:

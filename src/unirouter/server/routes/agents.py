@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from unirouter import errors
 from unirouter.config import model
+from unirouter.engine import AgentState, Engine
 from unirouter.server import models, views
 from unirouter.server.routes._deps import Caller, Host
 
@@ -16,11 +19,41 @@ Role = model.Role
 router = APIRouter(prefix="/v1")
 
 
+#: The most agents one ``GET /v1/agents?id=…`` names (a console refreshing what changed).
+IDS_LIMIT = 500
+
+
 @router.get("/agents", response_model=list[models.AgentOut], tags=["agents"])
-async def list_agents(caller: Caller, host: Host) -> Any:
-    """Every agent's presence, capacity used and free, items and open offers."""
+async def list_agents(
+    caller: Caller,
+    host: Host,
+    ids: Annotated[
+        list[str] | None,
+        Query(
+            alias="id",
+            max_length=IDS_LIMIT,
+            description="Only these agents (repeat the parameter); ids of no agent are left out",
+        ),
+    ] = None,
+) -> Any:
+    """Every agent's presence (and since when), capacity used and free, items and open offers;
+    with ``id``, only the agents named."""
     caller.allow(Role.ADMIN, Role.SUPERVISOR)
-    return await host.read(lambda: [views.agent_view(host.engine, a) for a in host.engine.agents()])
+    engine = host.engine
+
+    def view() -> list[dict[str, Any]]:
+        chosen = engine.agents() if ids is None else _known_agents(engine, ids)
+        return [views.agent_view(engine, a, host.projection) for a in chosen]
+
+    return await host.read(view)
+
+
+def _known_agents(engine: Engine, ids: list[str]) -> list[AgentState]:
+    found = []
+    for agent_id in dict.fromkeys(ids):
+        with contextlib.suppress(errors.NotFound):
+            found.append(engine.agent(agent_id))
+    return found
 
 
 @router.get("/agents/{agent_id}", response_model=models.AgentOut, tags=["agents"])
@@ -28,7 +61,7 @@ async def get_agent(agent_id: str, caller: Caller, host: Host) -> Any:
     """One agent; an agent token reads only its own agent."""
     caller.act_as(agent_id, Role.ADMIN, Role.SUPERVISOR, field="agent_id")
     agent = host.engine.agent(agent_id)
-    return await host.read(lambda: views.agent_view(host.engine, agent))
+    return await host.read(lambda: views.agent_view(host.engine, agent, host.projection))
 
 
 @router.put("/agents/{agent_id}/presence", response_model=models.AgentOut, tags=["agents"])
@@ -38,7 +71,9 @@ async def set_presence(agent_id: str, body: models.PresenceIn, caller: Caller, h
     host.engine.agent(agent_id)
     args = {"agent": agent_id, **body.model_dump(mode="json", exclude_none=True)}
     return await host.command(
-        "presence", args, lambda _: views.agent_view(host.engine, host.engine.agent(agent_id))
+        "presence",
+        args,
+        lambda _: views.agent_view(host.engine, host.engine.agent(agent_id), host.projection),
     )
 
 

@@ -43,7 +43,8 @@ async def agent_stream(websocket: WebSocket, agent_id: str) -> None:
     try:
         if own:
             await _connected(host, agent_id)
-        hello = await host.read(lambda: views.agent_view(host.engine, host.engine.agent(agent_id)))
+        hello = await host.read(lambda: views.agent_view(host.engine, host.engine.agent(agent_id),
+                                                         host.projection))  # fmt: skip
         await websocket.send_json({"type": "hello", "agent": hello})
         await _pump(websocket, sub)
     finally:
