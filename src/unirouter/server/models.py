@@ -223,6 +223,14 @@ class ConfigResult(_Out):
     diff: dict[str, dict[str, list[str]]]
 
 
+class ProblemIssue(_Out):
+    """One invalid field: its path, a sentence and, in a YAML body, the line it is on."""
+
+    field: str
+    message: str
+    line: int | None = None
+
+
 class Problem(_Out):
     """RFC 9457 problem details."""
 
@@ -231,4 +239,5 @@ class Problem(_Out):
     status: int
     detail: str
     field: str | None = None
-    errors: list[dict[str, str]] | None = None
+    errors: list[ProblemIssue] | None = None
+    line: int | None = Field(None, description="Where a YAML body stopped parsing (1-based)")

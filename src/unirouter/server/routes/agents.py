@@ -6,6 +6,7 @@ import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
+from pydantic import Field
 
 from unirouter import errors
 from unirouter.config import model
@@ -19,8 +20,11 @@ Role = model.Role
 router = APIRouter(prefix="/v1")
 
 
-#: The most agents one ``GET /v1/agents?id=…`` names (a console refreshing what changed).
-IDS_LIMIT = 500
+#: The most agents one ``GET /v1/agents?id=…`` names (a console refreshing what changed), and the
+#: longest id it takes: together they keep the URL under the 64 KiB a request line may have.
+IDS_LIMIT = 50
+ID_LENGTH = 100
+AgentId = Annotated[str, Field(min_length=1, max_length=ID_LENGTH)]
 
 
 @router.get("/agents", response_model=list[models.AgentOut], tags=["agents"])
