@@ -244,7 +244,13 @@ class Dispatcher:
                 refused[agent_id] = "declined"
         for agent_id, reason in refused.items():
             decision.exclude(reason, 1, [agent_id])
-        decision.exclude("skill", queue.ready - qualified_live)
+        lacking = sum(
+            pool.live
+            for sig, pool in queue.pools.items()
+            if matching.exclusion(req, sig, ws.cfg.skill_match) == "profile"
+        )
+        decision.exclude("profile", lacking)
+        decision.exclude("skill", queue.ready - qualified_live - lacking)
         self._count_unready(queue, decision)
 
     def _fits(
@@ -324,7 +330,7 @@ class Dispatcher:
             sig = agent.signature
             assert isinstance(sig, matching.Signature)
             if self.sigs.rank(req, sig, ws.cfg.skill_match, queue.method) is None:
-                return "skill"
+                return matching.exclusion(req, sig, ws.cfg.skill_match) or "skill"
         return self.agent_may_take(item, agent, pass_over=pass_over)
 
     def method_key(self, agent: AgentState, queue: QueueRuntime) -> tuple[Any, ...]:

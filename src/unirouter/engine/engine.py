@@ -17,7 +17,7 @@ from typing import Any
 
 from unirouter import errors
 from unirouter.config import model
-from unirouter.engine import intake
+from unirouter.engine import intake, matching
 from unirouter.engine import snapshot as snapshots
 from unirouter.engine.clock import UNIX_EPOCH, Clock
 from unirouter.engine.events import EventType as ET
@@ -257,9 +257,10 @@ class Engine(intake.Intake):
         ws = self._workstreams[item.workstream]
         sig = agent.signature
         rank = self._sigs.rank(item.group, sig, ws.cfg.skill_match, queue.method)  # type: ignore[arg-type]
-        reason = (
-            "skill" if rank is None else self._dispatch.room_for(agent, item.units, item.profiles)
-        )
+        if rank is None:
+            reason = matching.exclusion(item.group, sig, ws.cfg.skill_match) or "skill"  # type: ignore[arg-type]
+        else:
+            reason = self._dispatch.room_for(agent, item.units, item.profiles)
         if reason is not None:
             raise errors.NotEligible(
                 f"agent {agent.id} may not pick item {item.id} ({reason})",

@@ -17,6 +17,7 @@ __all__ = [
     "Requirement",
     "Signature",
     "SignatureTable",
+    "exclusion",
     "method_key",
     "rank",
 ]
@@ -117,6 +118,16 @@ def rank(
     if method is model.Method.MOST_SKILLED:
         return (*prefix, -sum(sig.level(name) for name, _, _ in req.skills))
     return prefix
+
+
+def exclusion(req: Requirement, sig: Signature, match: model.SkillMatch) -> str | None:
+    """Why agents of ``sig`` may never take items needing ``req`` (R16, R43): ``profile`` when
+    they lack a capacity profile the item carries, ``skill`` when their skills fall short."""
+    if not sig.profiles.issuperset(req.profiles):
+        return "profile"
+    if match is model.SkillMatch.EXACT and not _qualifies(req, sig):
+        return "skill"
+    return None
 
 
 def _qualifies(req: Requirement, sig: Signature) -> bool:
