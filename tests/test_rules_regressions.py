@@ -89,3 +89,33 @@ def test_r28_a_pick_without_the_items_profile_is_refused_for_profile(rig: Rigger
     with pytest.raises(errors.NotEligible) as refused:
         r.engine.pick(item.id, agent="ann")
     assert refused.value.fields["reason"] == "profile"
+
+
+# -- B3: R7, R25 changes made while an item is offered -----------------------------------------------
+
+
+def test_r7_a_priority_change_during_an_offer_holds_after_the_decline(rig: Rigger) -> None:
+    """R7, R25: raised while offered, the item returns to the place of its new priority."""
+    agents = {"ann": {}, "bob": {"default_presence": "offline"}}
+    r = rig(yaml.safe_dump(one_queue(agents)))
+    x = r.engine.submit(external_id="x", workstream="chat")
+    r.engine.set_presence("ann", BasePresence.AWAY)
+    r.engine.submit(external_id="y", workstream="chat", priority=5)
+    r.engine.update_item(x.id, priority=10)
+    r.engine.decline(r.last_offer(x.id).offer, agent="ann")
+    assert [i.external_id for i in r.engine.waiting_items("q")] == ["x", "y"]
+    r.engine.set_presence("bob", AVAILABLE)
+    assert r.last_offer(x.id).agent == "bob"
+
+
+def test_r7_an_attribute_change_during_an_offer_holds_after_expiry(rig: Rigger) -> None:
+    """R7, R25: an attribute that moves the item into bucket 1 while offered holds after expiry."""
+    agents = {"ann": {}, "bob": {"default_presence": "offline"}}
+    prioritise = [{"when": "item.vip == true", "order_by": []}]
+    r = rig(yaml.safe_dump(one_queue(agents, prioritization=prioritise)))
+    x = r.engine.submit(external_id="x", workstream="chat")
+    r.engine.submit(external_id="y", workstream="chat", priority=5)
+    r.engine.update_item(x.id, attributes={"vip": True})
+    r.engine.set_presence("ann", OFFLINE)  # the offer stays open until it expires
+    r.at(31)
+    assert [i.external_id for i in r.engine.waiting_items("q")] == ["x", "y"]

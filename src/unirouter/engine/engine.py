@@ -159,6 +159,9 @@ class Engine(intake.Intake):
         if item.state is ItemState.QUEUED:
             self._rekey(item)
             self._try_assign(item)
+        elif item.state is ItemState.OFFERED:
+            # The place it returns to if the offer is declined, expires or is withdrawn (R25).
+            item.order_key = self._order_key(item, self._queues[item.queue or ""])
         self._settle()
         return item
 
