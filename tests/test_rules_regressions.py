@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from unirouter import config as configuration
 from unirouter import errors
 from unirouter.config.model import BasePresence, SkillReq
 from unirouter.engine.state import ItemState
@@ -19,6 +20,10 @@ from unirouter.engine.state import ItemState
 Rigger = Callable[..., Any]
 
 AVAILABLE, OFFLINE = BasePresence.AVAILABLE, BasePresence.OFFLINE
+
+
+def parse_config(data: dict[str, Any]) -> Any:
+    return configuration.validate(yaml.safe_load(yaml.safe_dump(data)))
 
 
 def entries(item: Any, stage: str) -> list[dict[str, Any]]:
@@ -119,3 +124,35 @@ def test_r7_an_attribute_change_during_an_offer_holds_after_expiry(rig: Rigger) 
     r.engine.set_presence("ann", OFFLINE)  # the offer stays open until it expires
     r.at(31)
     assert [i.external_id for i in r.engine.waiting_items("q")] == ["x", "y"]
+
+
+# -- B5: R4, R42 split counters across configuration applies -------------------------------------------
+
+
+def split_data(weights: dict[str, int]) -> dict[str, Any]:
+    """Every item of ``chat`` matches one split rule over ``weights``; the queues have no members."""
+    data = one_queue({"ann": {}})
+    data["queues"].update({name: {"kind": "messaging"} for name in weights})
+    data["workstreams"]["chat"]["route_to_queue"] = [{"when": "true", "split": weights}]
+    return data
+
+
+def test_r4_an_unchanged_split_keeps_its_sequence_across_applies(rig: Rigger) -> None:
+    """R4, R42: a 50/50 split re-applied between items still gives 10 / 10 after 20 items."""
+    data = split_data({"left": 50, "right": 50})
+    r = rig(yaml.safe_dump(data))
+    routed = []
+    for n in range(20):
+        r.engine.apply_config(parse_config(data))
+        routed.append(r.engine.submit(external_id=f"c{n}", workstream="chat").queue)
+    assert (routed.count("left"), routed.count("right")) == (10, 10)
+
+
+def test_r4_a_split_whose_shares_change_starts_its_new_sequence(rig: Rigger) -> None:
+    """R4, R42: a split given new shares is a new split: it is exact over the items after it."""
+    r = rig(yaml.safe_dump(split_data({"left": 50, "right": 50})))
+    for n in range(3):
+        r.engine.submit(external_id=f"a{n}", workstream="chat")
+    r.engine.apply_config(parse_config(split_data({"left": 20, "right": 80})))
+    routed = [r.engine.submit(external_id=f"b{n}", workstream="chat").queue for n in range(10)]
+    assert (routed.count("left"), routed.count("right")) == (2, 8)

@@ -47,6 +47,7 @@ class Intake(work.Work):
         self._config = config
         self._version += 1
         compiled = plans.compile_config(config)
+        plans.carry_splits(self._workstreams, compiled.workstreams)
         self._calendars, self._workstreams = compiled.calendars, compiled.workstreams
         self._queues = {n: self._build_queue(n, q) for n, q in config.queues.items()}
         self._priority_plans = compiled.priority

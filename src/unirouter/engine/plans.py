@@ -20,6 +20,7 @@ __all__ = [
     "RoutePlan",
     "Split",
     "WorkstreamPlan",
+    "carry_splits",
     "compile_config",
     "order_value",
 ]
@@ -164,6 +165,25 @@ def compile_config(config: model.Config) -> Compiled:
         priority={n: priority_plans(q) for n, q in config.queues.items()},
         custom={n: custom_plans(q) for n, q in config.queues.items()},
     )
+
+
+def carry_splits(old: dict[str, WorkstreamPlan], new: dict[str, WorkstreamPlan]) -> None:
+    """R4, R42: a split a new configuration leaves unchanged (same workstream, condition and
+    shares) continues its exact sequence instead of starting again from zero."""
+    for name, plan in new.items():
+        before = old.get(name)
+        if before is None:
+            continue
+        spare = {_split_key(r): r.split for r in reversed(before.routes) if r.split is not None}
+        for route in plan.routes:
+            kept = spare.pop(_split_key(route), None) if route.split is not None else None
+            if kept is not None and route.split is not None:
+                route.split.counts, route.split.total = dict(kept.counts), kept.total
+
+
+def _split_key(route: RoutePlan) -> tuple[str, tuple[tuple[str, int], ...]]:
+    weights = () if route.split is None else tuple(sorted(route.split.weights.items()))
+    return (route.when.source, weights)
 
 
 class _Desc:
