@@ -156,3 +156,67 @@ def test_r4_a_split_whose_shares_change_starts_its_new_sequence(rig: Rigger) -> 
     r.engine.apply_config(parse_config(split_data({"left": 20, "right": 80})))
     routed = [r.engine.submit(external_id=f"b{n}", workstream="chat").queue for n in range(10)]
     assert (routed.count("left"), routed.count("right")) == (2, 8)
+
+
+# -- B2: R29, R42 affinity across configuration applies -----------------------------------------------
+
+
+def affinity_data(members: list[str], agents: list[str]) -> dict[str, Any]:
+    """Auto-accepted chats of 100 units with affinity: every agent holds one at a time."""
+    data = one_queue({name: {} for name in agents})
+    data["queues"]["q"]["members"] = members
+    data["workstreams"]["chat"].update(
+        {"offer": {"auto_accept": True}, "affinity": {"enabled": True, "grace_s": 150}}
+    )
+    return data
+
+
+def returning_to_ann(r: Any) -> Any:
+    """A conversation ann parked that resumed while she is away: it waits for her (R29)."""
+    item = r.engine.submit(external_id="x", workstream="chat")
+    r.engine.set_presence("ben", BasePresence.AWAY)
+    assert item.agent == "ann"
+    r.engine.park(item.id)
+    r.engine.set_presence("ann", BasePresence.AWAY)
+    r.engine.set_presence("ben", AVAILABLE)
+    r.engine.resume(item.id)
+    assert (item.state, item.affinity_agent) == (ItemState.QUEUED, "ann")
+    return item
+
+
+def test_r29_an_apply_removing_the_last_agent_from_the_queue_routes_normally(rig: Rigger) -> None:
+    """R29, R42: the last agent taken out of the queue: the returning conversation goes to ben."""
+    r = rig(yaml.safe_dump(affinity_data(["ann", "ben"], ["ann", "ben"])))
+    item = returning_to_ann(r)
+    r.engine.apply_config(parse_config(affinity_data(["ben"], ["ann", "ben"])))
+    assert (item.state, item.agent) == (ItemState.ASSIGNED, "ben")
+
+
+def test_r29_an_apply_removing_the_last_agent_altogether_routes_normally(rig: Rigger) -> None:
+    """R29, R42: the last agent removed from the configuration: the conversation goes to ben."""
+    r = rig(yaml.safe_dump(affinity_data(["ann", "ben"], ["ann", "ben"])))
+    item = returning_to_ann(r)
+    r.engine.apply_config(parse_config(affinity_data(["ben"], ["ben"])))
+    assert (item.state, item.agent) == (ItemState.ASSIGNED, "ben")
+
+
+def test_r29_an_apply_leaving_the_last_agent_unqualified_routes_normally(rig: Rigger) -> None:
+    """R29, R42: the last agent stripped of the item's profile: the conversation goes to ben."""
+    data = affinity_data(["ann", "ben"], ["ann", "ben"])
+    for agent in data["agents"].values():
+        agent["profiles"] = ["chat"]
+    data["workstreams"]["chat"]["capacity"] = {"units": 100, "profiles": ["chat"]}
+    r = rig(yaml.safe_dump(data))
+    item = returning_to_ann(r)
+    data["agents"]["ann"]["profiles"] = ["email"]
+    r.engine.apply_config(parse_config(data))
+    assert (item.state, item.agent) == (ItemState.ASSIGNED, "ben")
+
+
+def test_r29_an_apply_keeping_the_last_agent_keeps_the_affinity(rig: Rigger) -> None:
+    """R29, R42: an apply that changes nothing for the last agent leaves the item waiting for her."""
+    data = affinity_data(["ann", "ben"], ["ann", "ben"])
+    r = rig(yaml.safe_dump(data))
+    item = returning_to_ann(r)
+    r.engine.apply_config(parse_config(data))
+    assert (item.state, item.affinity_agent) == (ItemState.QUEUED, "ann")

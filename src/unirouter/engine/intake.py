@@ -12,7 +12,7 @@ from typing import Any
 
 from unirouter import errors
 from unirouter.config import model
-from unirouter.engine import plans, work
+from unirouter.engine import matching, plans, work
 from unirouter.engine.clock import Clock
 from unirouter.engine.events import EventType as ET
 from unirouter.engine.queues import QueueRuntime
@@ -173,6 +173,10 @@ class Intake(work.Work):
                 self._trace(item, "config", moved_to=fallback, reason="queue removed")
                 item.queue = fallback
             queue = self._queues[item.queue]
+            if item.affinity_agent is not None and not self._affinity_holds(item, queue):
+                self._cancel_item_timers(item, ["affinity"])
+                item.affinity_agent = None
+                self._trace(item, "affinity", note="last agent cannot take it here; routed normally")
             queue.waiting += 1
             self._admit(queue, item)
             if item.state is ItemState.OFFERED:
@@ -181,6 +185,16 @@ class Intake(work.Work):
                 item.slot = None
                 self._index(item, queue)
             self._rearm_post_queue(item, queue)
+
+    def _affinity_holds(self, item: WorkItem, queue: QueueRuntime) -> bool:
+        """R29, R42: affinity holds to a configured member of the item's queue whose skills and
+        profiles still qualify; otherwise the returning conversation would wait forever."""
+        agent = self._agents.get(item.affinity_agent or "")
+        if agent is None or queue.name not in agent.queues:
+            return False
+        req = matching.Requirement.of(item.skills, item.units, item.profiles)
+        match = self._workstreams[item.workstream].cfg.skill_match
+        return self._sigs.rank(req, agent.signature, match, queue.method) is not None
 
     def _rearm_post_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
         """R13 under a new configuration: the queue's current ``waited_s`` rules, timed from entry."""
