@@ -220,3 +220,77 @@ def test_r29_an_apply_keeping_the_last_agent_keeps_the_affinity(rig: Rigger) -> 
     item = returning_to_ann(r)
     r.engine.apply_config(parse_config(data))
     assert (item.state, item.affinity_agent) == (ItemState.QUEUED, "ann")
+
+
+# -- B1: R12 full agents are staffing, not absent -----------------------------------------------------
+
+
+def calls_data(overflow: list[dict[str, Any]], *, units: int = 100, agents: int = 3) -> Any:
+    """Auto-accepted voice calls of ``units`` into queue ``q`` with ``overflow``; ``backup`` waits."""
+    names = [f"a{n}" for n in range(agents)]
+    data = {
+        "workstreams": {
+            "calls": {
+                "kind": "voice",
+                "offer": {"auto_accept": True},
+                "capacity": {"units": units},
+                "fallback_queue": "backup",
+                "route_to_queue": [{"when": "true", "queue": "q"}],
+            }
+        },
+        "queues": {
+            "q": {"kind": "voice", "members": names, "overflow": overflow},
+            "backup": {"kind": "voice"},
+        },
+        "agents": {name: {} for name in names},
+    }
+    return yaml.safe_dump(data)
+
+
+def call(r: Any, name: str) -> Any:
+    return r.engine.submit(external_id=name, workstream="calls")
+
+
+def test_r12_agents_full_with_calls_give_a_finite_ewt(rig: Rigger) -> None:
+    """R12, §8: three agents each on a 60 s call: the 4th call's EWT is 20 s, not infinite."""
+    r = rig(calls_data([{"when": {"ewt_s": 600}, "action": "end"}]))
+    first = call(r, "c0")
+    r.at(60)
+    r.engine.complete(first.id, wrap_up=False)
+    for n in range(1, 4):
+        call(r, f"c{n}")
+    assert {r.engine.agent(f"a{n}").presence for n in range(3)} == {BasePresence.BUSY_DND}
+    assert r.engine.queue_status("q")["ewt_s"] == 20.0
+    fourth = call(r, "c4")
+    assert (fourth.state, fourth.queue) == (ItemState.QUEUED, "q")
+
+
+def test_r12_agents_full_with_calls_are_not_no_agents(rig: Rigger) -> None:
+    """R12: members made busy_dnd by full capacity (R32) staff the queue: no_agents does not hold."""
+    r = rig(calls_data([{"when": "no_agents", "action": "end"}]))
+    for n in range(3):
+        call(r, f"c{n}")
+    fourth = call(r, "c3")
+    assert (fourth.state, fourth.queue) == (ItemState.QUEUED, "q")
+    assert r.engine.queue_status("q")["staffed"] == 3
+
+
+def test_r12_a_manual_busy_dnd_outside_the_allowed_presences_is_no_agent(rig: Rigger) -> None:
+    """R12: an agent who chose busy_dnd by hand is not staffing; with all such, no_agents holds."""
+    r = rig(calls_data([{"when": "no_agents", "action": "end"}]))
+    for n in range(3):
+        r.engine.set_presence(f"a{n}", BasePresence.BUSY_DND)
+    item = call(r, "c0")
+    assert item.close_reason is not None and item.close_reason.value == "overflow_ended"
+
+
+def test_r12_ewt_counts_the_items_each_agent_can_hold_at_once(rig: Rigger) -> None:
+    """§8: one agent holding three 30-unit chats at once serves three times as fast."""
+    r = rig(calls_data([], units=30, agents=1))
+    first = call(r, "c0")
+    r.at(90)
+    r.engine.complete(first.id, wrap_up=False)
+    for n in range(1, 6):
+        call(r, f"c{n}")
+    # Three held, two waiting: (2 + 1) × 90 s ÷ 3 items at once.
+    assert r.engine.queue_status("q")["ewt_s"] == 90.0

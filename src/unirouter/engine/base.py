@@ -130,7 +130,7 @@ class Base:
             "longest_wait_s": 0.0 if oldest is None else self._now - oldest,
             "ewt_s": queue.ewt(),
             "members": len(queue.members),
-            "staffed": queue.present,
+            "staffed": queue.staffed,
             "ready": queue.ready,
         }
 

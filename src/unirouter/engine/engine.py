@@ -259,9 +259,11 @@ class Engine(intake.Intake):
         queue = self._queues[item.queue or ""]
         ws = self._workstreams[item.workstream]
         sig = agent.signature
-        rank = self._sigs.rank(item.group, sig, ws.cfg.skill_match, queue.method)  # type: ignore[arg-type]
-        if rank is None:
-            reason = matching.exclusion(item.group, sig, ws.cfg.skill_match) or "skill"  # type: ignore[arg-type]
+        req = item.group
+        assert isinstance(req, matching.Requirement)
+        reason: str | None
+        if self._sigs.rank(req, sig, ws.cfg.skill_match, queue.method) is None:
+            reason = matching.exclusion(req, sig, ws.cfg.skill_match) or "skill"
         else:
             reason = self._dispatch.room_for(agent, item.units, item.profiles)
         if reason is not None:

@@ -132,7 +132,7 @@ class Intake(work.Work):
         agent.profile_limits = self._profile_limits(cfg)
         agent.signature = self._sigs.intern(agent.skills, agent.profile_limits)
         agent.calendar = cfg.calendar
-        agent.queues, agent.ready, agent.unready = {}, set(), {}
+        agent.queues, agent.ready, agent.unready, agent.staffed = {}, set(), {}, {}
         self._update_in_hours(agent)
         self._schedule_profile_reset(agent)
         if fresh:
@@ -157,6 +157,7 @@ class Intake(work.Work):
         """An agent removed from the configuration keeps its assigned work but joins no queue; its
         open offers are withdrawn and their items wait for the new indexes (R42)."""
         agent.queues, agent.ready, agent.unready, agent.levels = {}, set(), {}, []
+        agent.staffed = {}
         agent.version += 1
         for offer_id in sorted(agent.offers):
             self._withdraw(self._offers[offer_id], requeue=False)
@@ -176,7 +177,9 @@ class Intake(work.Work):
             if item.affinity_agent is not None and not self._affinity_holds(item, queue):
                 self._cancel_item_timers(item, ["affinity"])
                 item.affinity_agent = None
-                self._trace(item, "affinity", note="last agent cannot take it here; routed normally")
+                self._trace(
+                    item, "affinity", note="last agent cannot take it here; routed normally"
+                )
             queue.waiting += 1
             self._admit(queue, item)
             if item.state is ItemState.OFFERED:
@@ -325,7 +328,7 @@ class Intake(work.Work):
                 return kind, rule
             if kind == "ewt_s" and queue.ewt() > float(value or 0):
                 return kind, rule
-            if kind == "no_agents" and queue.present == 0:
+            if kind == "no_agents" and queue.staffed == 0:
                 if item.kind is model.Kind.RECORD and not queue.members:
                     continue  # R15: a record routed to a queue without members waits
                 return kind, rule

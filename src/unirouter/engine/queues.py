@@ -99,6 +99,8 @@ class QueueRuntime:
         "present",
         "profiles",
         "ready",
+        "slots",
+        "staffed",
         "unready",
         "waiting",
     )
@@ -120,6 +122,9 @@ class QueueRuntime:
         self.waiting = 0
         self.offered = 0
         self.present = 0
+        #: Members logged in to work here, busy ones included (R12), and the items they can hold.
+        self.staffed = 0
+        self.slots = 0
         self.ready = 0
         #: Members present with an allowed presence but out of the pools, by reason (R43).
         self.unready: dict[str, dict[str, None]] = {}
@@ -153,12 +158,13 @@ class QueueRuntime:
         self.aht_ema = seconds if self.aht_ema is None else 0.9 * self.aht_ema + 0.1 * seconds
 
     def ewt(self) -> float:
-        """Estimated wait of a new arrival: (waiting + 1) × recent handle time ÷ staffed members.
+        """Estimated wait of a new arrival: (waiting + 1) × recent handle time ÷ the items the
+        staffed members can hold at once (SPEC §8; busy members staff the queue too, R12).
 
         With no handle time observed yet the estimate is 0; with nobody staffed it is infinite.
         """
         if self.aht_ema is None:
             return 0.0
-        if self.present == 0:
+        if self.slots <= 0:
             return float("inf")
-        return (self.waiting + 1) * self.aht_ema / self.present
+        return (self.waiting + 1) * self.aht_ema / self.slots

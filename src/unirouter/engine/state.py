@@ -258,6 +258,7 @@ class AgentState:
         "ready",
         "signature",
         "skills",
+        "staffed",
         "timers",
         "unready",
         "used_units",
@@ -296,6 +297,8 @@ class AgentState:
         self.ready: set[str] = set()
         #: Why the agent is out of each queue's pools while present (R43 counts).
         self.unready: dict[str, str] = {}
+        #: The queues the agent staffs (R12 no_agents, EWT), each with the items it can hold there.
+        self.staffed: dict[str, int] = {}
         self.levels: list[list[str]] = []
         self.version = 0
         self.timers: dict[str, int] = {}

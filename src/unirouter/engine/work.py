@@ -628,6 +628,43 @@ class Work(base.Base):
                 agent.ready.discard(name)
                 pool.live -= 1
                 queue.ready -= 1
+            self._restaff(agent, queue)
+
+    def _restaff(self, agent: AgentState, queue: QueueRuntime) -> None:
+        """Keep the queue's staffing (R12 ``no_agents``, EWT) in step with the agent.
+
+        A member staffs a queue while logged in with an allowed presence or with a presence the
+        system set from its load (R32: busy, busy_dnd when full): full agents are staffing, not
+        absent. Only a presence set by hand outside the allowed ones, offline, or a penalty
+        (R26) takes a member out.
+        """
+        old = agent.staffed.get(queue.name)
+        new = self._slots(agent, queue) if self._staffs(agent, queue) else None
+        if old == new:
+            return
+        queue.staffed += (new is not None) - (old is not None)
+        queue.slots += (new or 0) - (old or 0)
+        if new is None:
+            del agent.staffed[queue.name]
+        else:
+            agent.staffed[queue.name] = new
+
+    def _staffs(self, agent: AgentState, queue: QueueRuntime) -> bool:
+        if agent.presence in queue.allowed:
+            return True
+        automatic = agent.connected and not agent.manual and not agent.held
+        return automatic and agent.presence in (P.BUSY, P.BUSY_DND)
+
+    def _slots(self, agent: AgentState, queue: QueueRuntime) -> int:
+        """How many of the queue's smallest items the agent can hold at once (EWT, SPEC §8)."""
+        bounds = [] if queue.min_units <= 0 else [agent.capacity_units // queue.min_units]
+        for name in queue.profiles:
+            limit = agent.profile_limits.get(name)
+            if limit is None:
+                return 0
+            if limit >= 0:
+                bounds.append(limit)
+        return max(0, min(bounds)) if bounds else 1
 
     def _unready_reason(self, agent: AgentState, queue: QueueRuntime) -> str | None:
         """Why the agent is out of the queue's pool, or None: allowed presence, room for the
