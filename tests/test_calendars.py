@@ -249,3 +249,39 @@ def test_end_of_day_of_a_24_hour_day_is_midnight() -> None:
 def test_end_of_day_without_working_days_is_local_midnight() -> None:
     """R36: a calendar with no hours ends its days at local midnight."""
     assert calendar({}).end_of_day(utc(2026, 1, 14, 12, 0)) == utc(2026, 1, 14, 23, 0)
+
+
+#: Nights 22:00–06:00 from Monday night to Saturday morning.
+NIGHTS = CalendarDef(
+    tz="UTC",
+    weekly={
+        "mon": "22:00-24:00",
+        "tue-fri": "00:00-06:00,22:00-24:00",
+        "sat": "00:00-06:00",
+    },
+)
+
+
+def test_r36_an_overnight_shift_ends_its_day_in_the_morning() -> None:
+    """R36: a night shift from 22:00 ends its working day at 06:00 next morning, not at midnight."""
+    nights = Calendar(NIGHTS)
+    assert nights.end_of_day(utc(2026, 1, 5, 23, 0)) == utc(2026, 1, 6, 6, 0)
+
+
+def test_r36_after_midnight_the_shift_that_began_the_evening_before_ends_at_six() -> None:
+    """R36: at 03:00 the working day under way is the night begun at 22:00 the day before."""
+    nights = Calendar(NIGHTS)
+    assert nights.end_of_day(utc(2026, 1, 6, 3, 0)) == utc(2026, 1, 6, 6, 0)
+
+
+def test_r36_between_night_shifts_the_next_day_ends_the_following_morning() -> None:
+    """R36: at noon the next working day is tonight's shift, ending tomorrow at 06:00."""
+    nights = Calendar(NIGHTS)
+    assert nights.end_of_day(utc(2026, 1, 6, 12, 0)) == utc(2026, 1, 7, 6, 0)
+
+
+def test_r36_the_last_night_of_the_week_ends_on_saturday_morning() -> None:
+    """R36: Friday night's shift ends Saturday 06:00; after it the next is Monday night's."""
+    nights = Calendar(NIGHTS)
+    assert nights.end_of_day(utc(2026, 1, 9, 23, 0)) == utc(2026, 1, 10, 6, 0)
+    assert nights.end_of_day(utc(2026, 1, 10, 7, 0)) == utc(2026, 1, 13, 6, 0)

@@ -1014,3 +1014,44 @@ def test_relaxation_step_without_skills_lets_any_agent_qualify(rig: Rigger) -> N
     item = submit(r, "c1")
     r.at(100)
     assert (first_offer(r, item).agent, first_offer(r, item).t) == ("a", 45.0)
+
+
+def french_by_classification(steps_ws: dict[str, Any]) -> dict[str, Any]:
+    """``steps_ws`` with a classification that requires french 5 of items in French."""
+    rule = {"when": 'item.language == "fr"', "skills": [{"name": "french", "level": 5}]}
+    return {**steps_ws, "classification": [{"name": "language", "rules": [rule]}]}
+
+
+BILLING_STEPS = french_by_classification(
+    steps(([{"name": "billing", "level": 8}], 0), ([{"name": "billing", "level": 2}], 60))
+)
+
+
+def test_r20_relaxation_keeps_the_skills_classification_added(rig: Rigger) -> None:
+    """R20, R2: steps relax the route's own skills; classification's french 5 still holds."""
+    agents = {"en": {"skills": {"billing": 9}}, "fr": {"skills": {"french": 6, "billing": 3}}}
+    r = rig(config(agents, workstream=BILLING_STEPS))
+    item = submit(r, "c1", attributes={"language": "fr"})
+    r.at(200)
+    assert (first_offer(r, item).agent, first_offer(r, item).t) == ("fr", 60.0)
+    needs = {s.name: s.level for s in r.engine.item(item).skills}
+    assert needs == {"french": 5, "billing": 2}
+
+
+def test_r20_an_english_only_agent_never_gets_a_french_item_through_relaxation(
+    rig: Rigger,
+) -> None:
+    """R20: however far the steps relax, an agent without french is not offered a French item."""
+    r = rig(config({"en": {"skills": {"billing": 9}}}, workstream=BILLING_STEPS))
+    item = submit(r, "c1", attributes={"language": "fr"})
+    r.at(1000)
+    assert offered_to(r, item) is None
+
+
+def test_r20_a_step_naming_a_classification_skill_relaxes_its_level(rig: Rigger) -> None:
+    """R20: a step that names french itself relaxes classification's level to its own."""
+    ws = french_by_classification(steps(([], 0), ([{"name": "french", "level": 2}], 30)))
+    r = rig(config({"weak": {"skills": {"french": 2}}}, workstream=ws))
+    item = submit(r, "c1", attributes={"language": "fr"})
+    r.at(100)
+    assert (first_offer(r, item).agent, first_offer(r, item).t) == ("weak", 30.0)

@@ -583,6 +583,26 @@ def test_decliner_is_passed_over_while_another_agent_is_eligible(rig: Rigger) ->
     assert offered_to(r, item) == ["a", "b"]
 
 
+def test_r25_when_everyone_declined_the_last_decliner_is_passed_over(rig: Rigger) -> None:
+    """R25: both agents declined; y (last, and now the most free) is passed over: x is offered."""
+    agents = {
+        "x": {"capacity_units": 300, "default_presence": "away"},
+        "y": {"capacity_units": 400},
+    }
+    r = rig(config(agents))
+    held = [submit(r, f"p{n}") for n in range(2)]
+    for item in held:
+        r.engine.accept(offer_id(r, item), agent="y")
+    r.engine.set_presence("x", AVAILABLE)
+    item = submit(r, "c1")
+    decline(r, item, "x")
+    for done in held:
+        r.engine.complete(done, wrap_up=False)
+    decline(r, item, "y")
+    assert (r.engine.agent("y").free_units, r.engine.agent("x").free_units) == (400, 200)
+    assert offered_to(r, item) == ["x", "y", "x"]
+
+
 def test_decliner_is_offered_again_when_no_one_else_is_eligible(rig: Rigger) -> None:
     """R25: the decliner is only passed over while someone else is eligible (our reading)."""
     r = rig(config({"a": {}, "b": {"default_presence": "away"}}))
@@ -590,6 +610,44 @@ def test_decliner_is_offered_again_when_no_one_else_is_eligible(rig: Rigger) -> 
     r.at(5)
     decline(r, item, "a")
     assert [(e.agent, e.t) for e in offers_of(r, item)] == [("a", 0.0), ("a", 5.0)]
+
+
+def test_r25_a_sole_decliner_gets_the_next_item_before_the_declined_one(rig: Rigger) -> None:
+    """R25: a lone decliner is offered the item behind the declined one first, not the same item."""
+    r = rig(config({"a": {}, "b": {"default_presence": "away"}}))
+    first, second = submit(r, "c1"), submit(r, "c2")
+    r.at(5)
+    decline(r, first, "a")
+    assert (offered_to(r, first), offered_to(r, second)) == (["a"], ["a"])
+    assert r.last_offer(second).t == 5.0
+
+
+def test_r25_the_declined_item_comes_back_once_the_item_behind_had_its_turn(rig: Rigger) -> None:
+    """R25: after the item behind was offered, the declined item is next, ahead of later ones."""
+    r = rig(config({"a": {}}))
+    first, second, third = submit(r, "c1"), submit(r, "c2"), submit(r, "c3")
+    decline(r, first, "a")
+    r.engine.accept(offer_id(r, second), agent="a")
+    r.engine.complete(second, wrap_up=False)
+    assert offered_to(r, first) == ["a", "a"]
+    assert offered_to(r, third) == []
+
+
+def test_r25_a_sole_agent_letting_an_offer_expire_gets_the_next_item(rig: Rigger) -> None:
+    """R25: an expiry, like a decline, lets the item behind have its turn with the lone agent."""
+    r = rig(config({"a": {}}))
+    first, second = submit(r, "c1"), submit(r, "c2")
+    r.at(TIMEOUT)
+    assert (offered_to(r, first), offered_to(r, second)) == (["a"], ["a"])
+
+
+def test_r25_a_sole_decliner_in_a_custom_queue_gets_the_next_item(rig: Rigger) -> None:
+    """R25, R19: in a custom queue too the lone decliner is offered the item behind first."""
+    rules = [{"when": "true", "order_by": "agent.free_units"}]
+    r = rig(config({"a": {}}, method="custom", rules=rules))
+    first, second = submit(r, "c1"), submit(r, "c2")
+    decline(r, first, "a")
+    assert (offered_to(r, first), offered_to(r, second)) == (["a"], ["a"])
 
 
 def test_decliner_in_a_custom_queue_is_offered_again_when_alone(rig: Rigger) -> None:

@@ -292,6 +292,22 @@ def test_callback_action_creates_a_callback_record_in_the_named_queue(rig: MakeR
     assert item.close_reason is CloseReason.OVERFLOW_ENDED
 
 
+def test_r12_a_callback_keeps_the_callers_place_in_the_callback_queue(rig: MakeRig) -> None:
+    """R12, R6: a caller who waited since t=0 and asks for a callback at t=100 is served before a
+    record that entered the callback queue at t=50 (the caller keeps their place)."""
+    rule = "[{when: {waited_s: 100}, action: {callback: callbacks}}]"
+    r = build(rig, config(rule, agents="{a: {default_presence: away}}"))
+    caller = submit(r, "c-1", customer={"phone": "+331234"})
+    record = submit(r, "case-1", at=50, workstream="cases")
+    r.at(100)
+    callback = r.engine.item_by_external_id("cases", "c-1:callback")
+    assert callback is not None and caller.close_reason is CloseReason.OVERFLOW_ENDED
+    assert [i.id for i in r.engine.waiting_items("callbacks")] == [callback.id, record.id]
+    r.engine.set_presence("a", BasePresence.AVAILABLE)
+    offers = [e.item for e in r.of_type("offer_made")]
+    assert offers[0] == callback.id
+
+
 def test_assign_anyway_action_queues_the_item_in_its_queue(rig: MakeRig) -> None:
     """R12: assign_anyway keeps the item in the queue it was routed to, waiting for an agent."""
     r = build(rig, config("[{when: no_agents, action: assign_anyway}]", agents=NO_AGENTS))

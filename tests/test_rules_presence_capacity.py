@@ -591,3 +591,38 @@ def test_end_of_day_profile_without_calendar_resets_at_utc_midnight(rig: Rigger)
     assert second.state is ItemState.QUEUED
     r.at(DAY + HOUR)
     assert [e.t for e in r.of_type("item_assigned") if e.item == second.id] == [DAY]
+
+
+NIGHT_SHIFT = """
+capacity_profiles:
+  email: {limit: 2, reset: end_of_day}
+calendars:
+  nights: {tz: UTC, weekly: {mon: "22:00-24:00", tue-fri: "00:00-06:00,22:00-24:00", sat: "00:00-06:00"}}
+workstreams:
+  mail:
+    kind: record
+    capacity: {units: 10, profiles: [email]}
+    offer: {auto_accept: true}
+    fallback_queue: inbox
+queues:
+  inbox: {kind: record, members: [ann]}
+agents:
+  ann: {profiles: [email], calendar: nights}
+"""
+
+
+def test_r36_an_end_of_day_profile_does_not_reset_at_midnight_during_a_night_shift(
+    rig: Rigger,
+) -> None:
+    """R36: two emails taken on Monday night fill the limit until the shift ends at 06:00."""
+    r = rig(NIGHT_SHIFT, epoch=MONDAY)
+    r.at(22.5 * HOUR)
+    for name in ("m1", "m2"):
+        taken = r.engine.submit(external_id=name, workstream="mail")
+        assert taken.agent == "ann"
+        r.engine.close(taken.id)
+    third = r.engine.submit(external_id="m3", workstream="mail")
+    r.at(DAY + 0.5 * HOUR)
+    assert third.state is ItemState.QUEUED
+    r.at(DAY + 7 * HOUR)
+    assert [e.t for e in r.of_type("item_assigned") if e.item == third.id] == [DAY + 6 * HOUR]

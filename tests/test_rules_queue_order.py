@@ -388,6 +388,22 @@ def test_among_queues_of_equal_priority_the_longest_waiting_item_goes_first(rig:
     assert [e.item for e in r.of_type("offer_made")] == [oldest.id]
 
 
+def test_r10_across_queues_the_longer_wait_wins_even_against_a_smaller_id(rig: MakeRig) -> None:
+    """R10: across queues of equal priority the order is by wait, not by id: ``zz`` waited longer."""
+    r = rig(
+        config(
+            queues="""
+            q1: {kind: messaging, priority: 1, members: [a]}
+            q2: {kind: messaging, priority: 1, members: [a]}
+            """
+        )
+    )
+    oldest = submit(r, "older", q="q2", item_id="zz-older")
+    submit(r, "newer", at=10, q="q1", item_id="aa-newer")
+    presence(r, "a", BasePresence.AVAILABLE)
+    assert [e.item for e in r.of_type("offer_made")] == [oldest.id]
+
+
 # -- R11: no top-N window --------------------------------------------------------------------------
 
 FRENCH = "skills: {french: {levels: 10}}"

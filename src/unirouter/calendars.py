@@ -191,11 +191,14 @@ class Calendar:
     def end_of_day(self, t: datetime) -> datetime:
         """End of the working day containing or following ``t`` (R36 ``end_of_day`` resets).
 
-        That is the end of the last range of the first local day whose hours end after ``t``;
-        a calendar with no working day in the coming year ends its days at local midnight.
+        That is the end of the last range of the first local day whose hours end after ``t``. A
+        day whose last range runs to 24:00 goes on into the next morning's range from 00:00 (a
+        night shift ends in the morning, not at midnight), and that morning range belongs to the
+        day before. A calendar with no working day in the coming year ends its days at local
+        midnight.
         """
         first = _aware(t).astimezone(self._zone).date()
-        for offset in range(_HORIZON.days):
+        for offset in range(-1, _HORIZON.days):
             end = self._day_end(first + timedelta(days=offset))
             if end is not None and end > t:
                 return end
@@ -206,9 +209,27 @@ class Calendar:
         return () if day in self._holidays else self._week[day.weekday()]
 
     def _day_end(self, day: date) -> datetime | None:
-        """The instant the last range of a local date ends, or None if it has none."""
+        """The instant the working day of a local date ends, or None if it has none (R36)."""
         spans = self._spans(day)
-        return self._instant(day, spans[-1][1]) if spans else None
+        if spans and self._continues_overnight(day - timedelta(days=1)):
+            spans = spans[1:]  # this morning's range ends the night begun the day before
+        if not spans:
+            return None
+        if self._continues_overnight(day):
+            return self._instant(
+                day + timedelta(days=1), self._spans(day + timedelta(days=1))[0][1]
+            )
+        return self._instant(day, spans[-1][1])
+
+    def _continues_overnight(self, day: date) -> bool:
+        """Whether the hours of ``day`` run to 24:00 into a morning range of the next day."""
+        spans, following = self._spans(day), self._spans(day + timedelta(days=1))
+        return (
+            bool(spans and following)
+            and spans[-1][1] == _DAY_MINUTES
+            and following[0][0] == 0
+            and following[0][1] < _DAY_MINUTES
+        )
 
     def _instant(self, day: date, minute: int) -> datetime:
         """The UTC instant of a local wall time; a time skipped by DST resolves to the jump."""

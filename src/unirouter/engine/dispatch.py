@@ -27,8 +27,10 @@ __all__ = ["Decision", "Dispatcher"]
 
 Candidate = tuple[tuple[Any, ...], str]
 
-#: R25 pass-over levels, tried in this order while no agent is found.
-PASS_ALL, PASS_LAST, PASS_NONE = 2, 1, 0
+#: R25 pass-over levels, tried in this order while no agent is found. ``PASS_RETURN`` is only
+#: tried from the agent's side: the item an agent has just declined comes back to it when it can
+#: take nothing else.
+PASS_ALL, PASS_LAST, PASS_NONE, PASS_RETURN = 2, 1, 0, -1
 
 
 class Decision:
@@ -122,7 +124,12 @@ class Dispatcher:
         return None
 
     def _declined(self, item: WorkItem, agent_id: str, pass_over: int) -> bool:
-        """R25: passed over at this level, or past ``max_declines_per_agent``."""
+        """R25: passed over at this level, or past ``max_declines_per_agent``.
+
+        At the last level the agent that has just declined the item is still passed over: the item
+        comes back to it from its own side (:meth:`find_item`), once the items behind have had their
+        turn, so a lone decliner is not offered the same item again at once.
+        """
         declined = item.declines.get(agent_id)
         if not declined:
             return False
@@ -131,7 +138,13 @@ class Dispatcher:
             declined >= limit
             or pass_over == PASS_ALL
             or (pass_over == PASS_LAST and item.last_decliner == agent_id)
+            or (pass_over != PASS_RETURN and self._just_passed(item, agent_id))
         )
+
+    def _just_passed(self, item: WorkItem, agent_id: str) -> bool:
+        """The last decliner, offered nothing since its decline (R25)."""
+        agent = self.agents.get(agent_id)
+        return item.last_decliner == agent_id and agent is not None and agent.passed == item.id
 
     def _restricted_to(self, item: WorkItem) -> tuple[str, ...] | None:
         """Agents an item is restricted to: its affinity agent (R29) or preferred agents (R30)."""
@@ -404,12 +417,20 @@ class Dispatcher:
         level, each queue offers its best fitting item by the queue's own order; among those, the one
         that waited longest overall (R6 order) wins.
         """
+        found = self._find_item(agent, levels, PASS_NONE)
+        if found is None and agent.passed is not None:
+            found = self._find_item(agent, levels, PASS_RETURN)
+        return found
+
+    def _find_item(
+        self, agent: AgentState, levels: list[list[str]], floor: int
+    ) -> tuple[WorkItem, str] | None:
         for level in levels:
             best: tuple[tuple[Any, ...], WorkItem, str] | None = None
             for name in level:
                 if name not in agent.ready:
                     continue
-                found = self._best_in_queue(agent, self.queues[name])
+                found = self._best_in_queue(agent, self.queues[name], floor)
                 if found is not None:
                     key = _cross_key(found)
                     if best is None or key < best[0]:
@@ -418,7 +439,7 @@ class Dispatcher:
                 return best[1], best[2]
         return None
 
-    def _best_in_queue(self, agent: AgentState, queue: QueueRuntime) -> WorkItem | None:
+    def _best_in_queue(self, agent: AgentState, queue: QueueRuntime, floor: int) -> WorkItem | None:
         if queue.waiting <= queue.offered:
             return None
         sig = agent.signature
@@ -436,31 +457,32 @@ class Dispatcher:
                 continue
             if self.room_for(agent, req.units, req.profiles) is not None:
                 continue
-            entry = group.first(valid, self._taker(agent, queue, custom))
+            entry = group.first(valid, self._taker(agent, queue, custom, floor))
             if entry is not None and (best is None or entry[0] < best[0]):
                 best = entry
         return None if best is None else self.items[best[2]]
 
-    def _taker(self, agent: AgentState, queue: QueueRuntime, custom: bool) -> Callable[[str], bool]:
+    def _taker(
+        self, agent: AgentState, queue: QueueRuntime, custom: bool, floor: int
+    ) -> Callable[[str], bool]:
         def takes(item_id: str) -> bool:
             item = self.items[item_id]
-            if (
-                item.auto_blocked
-                or self.agent_may_take(item, agent, pass_over=PASS_NONE) is not None
-            ):
+            if item.auto_blocked or self.agent_may_take(item, agent, pass_over=floor) is not None:
                 return False
             restricted = item.preferred_agents
             if restricted and agent.id not in restricted:
                 ws = self.workstreams[item.workstream].cfg
                 if ws.preferred.fallback is model.PreferredFallback.WAIT:
                     return False
-            return not custom or self._custom_allows(item, agent, queue)
+            return not custom or self._custom_allows(item, agent, queue, floor)
 
         return takes
 
-    def _custom_allows(self, item: WorkItem, agent: AgentState, queue: QueueRuntime) -> bool:
+    def _custom_allows(
+        self, item: WorkItem, agent: AgentState, queue: QueueRuntime, floor: int
+    ) -> bool:
         """Whether a custom rule gives ``item`` to ``agent`` when ``agent`` is the only one free."""
-        for pass_over in (PASS_ALL, PASS_LAST, PASS_NONE):
+        for pass_over in (PASS_ALL, PASS_LAST, PASS_NONE, PASS_RETURN)[: 3 - floor]:
             decision = Decision()
             self._custom(item, queue, decision, pass_over=pass_over)
             if decision.winner is not None:

@@ -299,7 +299,8 @@ class Intake(work.Work):
         item.route_rule = index
         item.steps = route.steps
         if route.steps:
-            item.skills = tuple(route.steps[0].skills)
+            item.base_skills = item.skills
+            item.skills = plans.relaxed(item.base_skills, route.steps[0].skills)
             item.group = None
         return target
 
@@ -420,7 +421,8 @@ class Intake(work.Work):
         self._emit_created(callback)
         self._trace(callback, "callback", origin=item.id)
         callback.state = ItemState.ROUTING
-        callback.entered_routing_at = callback.waiting_since = self._now
+        callback.entered_routing_at = self._now
+        callback.waiting_since = item.waiting_since  # the caller keeps their place (R6, R12)
         self._route_to(callback, queue.name, rule=None, reason=f"callback for {item.id}")
         self._enqueue(callback, queue)
 

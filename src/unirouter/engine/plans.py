@@ -23,6 +23,7 @@ __all__ = [
     "carry_splits",
     "compile_config",
     "order_value",
+    "relaxed",
 ]
 
 compile_expression = expressions.compile_expression
@@ -165,6 +166,19 @@ def compile_config(config: model.Config) -> Compiled:
         priority={n: priority_plans(q) for n, q in config.queues.items()},
         custom={n: custom_plans(q) for n, q in config.queues.items()},
     )
+
+
+def relaxed(
+    base: tuple[model.SkillReq, ...], step: list[model.SkillReq] | tuple[model.SkillReq, ...]
+) -> tuple[model.SkillReq, ...]:
+    """R20: the skills an item needs at a relaxation step.
+
+    A step states the route's own requirements at that point; the item's own and classification's
+    requirements (``base``) stay, except a skill the step names, which takes the step's level and
+    optional flag. So steps relax classification's requirements, they never drop them unasked.
+    """
+    named = {req.name for req in step}
+    return (*(req for req in base if req.name not in named), *step)
 
 
 def carry_splits(old: dict[str, WorkstreamPlan], new: dict[str, WorkstreamPlan]) -> None:

@@ -101,6 +101,7 @@ class WorkItem:
         "attributes",
         "auto_blocked",
         "available_at",
+        "base_skills",
         "callback_at",
         "channel",
         "close_reason",
@@ -156,6 +157,8 @@ class WorkItem:
         self.priority = 0
         self.aging_bonus = 0
         self.skills: tuple[model.SkillReq, ...] = ()
+        #: The skills required before relaxation steps (R20): the item's own and classification's.
+        self.base_skills: tuple[model.SkillReq, ...] = ()
         self.units = 0
         self.profiles: tuple[str, ...] = ()
         self.available_at: float | None = None
@@ -250,6 +253,7 @@ class AgentState:
         "name",
         "offers",
         "offline_since",
+        "passed",
         "presence",
         "presence_before_disconnect",
         "profile_limits",
@@ -293,6 +297,8 @@ class AgentState:
         self.last_release: float | None = None
         self.active: set[str] = set()
         self.offers: set[str] = set()
+        #: The item this agent just declined or let expire (R25): the items behind it come first.
+        self.passed: str | None = None
         self.signature: Any = None  # a matching.Signature once configured
         self.ready: set[str] = set()
         #: Why the agent is out of each queue's pools while present (R43 counts).

@@ -220,6 +220,7 @@ class Work(base.Base):
             queue.offered += 1
         item.state, item.offer = ItemState.OFFERED, offer.id
         agent.offers.add(offer.id)
+        agent.passed = None
         agent.last_assigned[queue.name] = self._now  # a push assignment is its offer (R17, R23)
         self._hold(item, agent)
         offer.timer = self._timers.set(offer.expires_at, TimerKind.OFFER_EXPIRY, offer.id)
@@ -250,6 +251,7 @@ class Work(base.Base):
         item.declines[agent.id] = item.declines.get(agent.id, 0) + 1
         item.declines_total += 1
         item.last_decliner = agent.id
+        agent.passed = item.id
         if item.affinity_agent == agent.id:  # R29: the last agent turned it down; route normally
             item.affinity_agent = None
             item.order_key = ()
@@ -321,6 +323,7 @@ class Work(base.Base):
             self._hold(item, agent)
         item.state, item.agent, item.forced = ItemState.ASSIGNED, agent.id, forced
         item.affinity_agent = None
+        agent.passed = None
         if item.answered_at is None:
             item.answered_at = self._now
         agent.active.add(item.id)
@@ -856,7 +859,7 @@ class Work(base.Base):
         if step >= len(steps):
             return
         item.relax_step = step
-        item.skills = tuple(steps[step].skills)
+        item.skills = plans.relaxed(item.base_skills, steps[step].skills)
         item.group = None
         self._trace(item, "relax", step=step, skills=[s.name for s in item.skills])
         if item.state is ItemState.QUEUED:
