@@ -368,6 +368,8 @@ class Submitted:
     units: int
     profiles: tuple[str, ...]
     preferred: tuple[str, ...]
+    #: The skills the command required; relaxation steps keep them (R20).
+    skills: tuple[model.SkillReq, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +463,7 @@ class Driver:
             units=units,
             profiles=profiles,
             preferred=tuple(kwargs["preferred_agents"] or ()),
+            skills=tuple(kwargs["skills"] or ()),
         )
 
     def pump(self) -> list[Event]:
@@ -1240,8 +1243,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     @invariant()
     def skill_requirements_relax_on_time(self) -> None:
-        """R20: an item of the billing route needs billing 3 for its first 30 s queued, then nothing
-        (checked while no configuration was applied since it first queued and no timer is due)."""
+        """R20: an item of the billing route needs billing 3 for its first 30 s queued, then only the
+        skills it was submitted with (checked while no configuration was applied since it first
+        queued and no timer is due); a step naming one of those replaces its level."""
         d, e = self.d, self.d.engine
         due = e.next_deadline()
         if due is not None and due <= e.now:
@@ -1255,7 +1259,11 @@ class EngineMachine(RuleBasedStateMachine):
             if d.route_rule.get(item_id) != (1, "chat_main") or d.cfg is not CONFIGS["base"]:
                 continue
             relaxed = e.now >= first[1] + 30
-            want = () if relaxed else (model.SkillReq(name="billing", level=3),)
+            step = () if relaxed else (model.SkillReq(name="billing", level=3),)
+            kept = tuple(
+                r for r in d.submitted[item_id].skills if r.name not in {q.name for q in step}
+            )
+            want = (*kept, *step)
             skills = tuple(e.item(item_id).skills)
             assert skills == want, f"{item_id} first queued at {first[1]}, now {e.now}: {skills}"
 
