@@ -9,7 +9,7 @@ failure found locally becomes a deterministic regression test.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ import pytest
 import yaml
 from hypothesis import settings
 
+import pg_support
 from unirouter import config as configuration
 from unirouter.engine.clock import UNIX_EPOCH, ManualClock
 from unirouter.engine.engine import Engine
@@ -26,6 +27,29 @@ from unirouter.engine.events import Event
 settings.register_profile("dev", print_blob=True)
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new database on the real PostgreSQL server, dropped after the test; skipped (and said
+    loudly at the end of the run) only when no server answers on 127.0.0.1:5432."""
+    if pg_support.admin_url() is None:
+        pytest.skip(f"PostgreSQL is not reachable: {pg_support.unreachable()}")
+    with pg_support.fresh_database() as url:
+        yield url
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """A loud line when the PostgreSQL tests could not run."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if "PostgreSQL is not reachable" in str(r.longrepr)]  # fmt: skip
+    if skipped:
+        terminalreporter.write_line(
+            f"!!! {len(skipped)} PostgreSQL tests SKIPPED: no PostgreSQL server on "
+            f"127.0.0.1:5432 ({pg_support.unreachable()}) !!!",
+            red=True,
+            bold=True,
+        )
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The storage contract: every adapter of the Store port passes this one suite (SPEC §9, STYLE).
 
-Each test runs once per adapter through the ``backend`` fixture: memory, and SQLite on a real file.
-A new adapter (PostgreSQL) joins by adding one entry to ``BACKENDS``.
+Each test runs once per adapter through the ``backend`` fixture: memory, SQLite on a real file, and
+PostgreSQL on the real server (a database of its own per test, dropped after it). A new adapter
+joins by adding one entry to ``BACKENDS``.
 """
 
 from __future__ import annotations
@@ -35,15 +36,20 @@ class Backend:
         return storage.open_store(self.url)
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {
-    "memory": lambda tmp: Backend("memory", "memory:", persistent=False),
-    "sqlite": lambda tmp: Backend("sqlite", f"sqlite:///{tmp / 'store.db'}", persistent=True),
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
+    "memory": lambda request, tmp: Backend("memory", "memory:", persistent=False),
+    "sqlite": lambda request, tmp: Backend(
+        "sqlite", f"sqlite:///{tmp / 'store.db'}", persistent=True
+    ),
+    "postgresql": lambda request, tmp: Backend(
+        "postgresql", request.getfixturevalue("postgres_url"), persistent=True
+    ),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 @pytest.fixture
@@ -322,14 +328,22 @@ def test_a_sqlite_url_and_a_bare_db_path_open_sqlite(tmp_path: Path) -> None:
     assert (tmp_path / "b.db").exists()
 
 
-def test_postgresql_is_not_available_yet_and_says_so_without_the_password() -> None:
-    """A PostgreSQL URL raises AdapterNotAvailable, a UnirouterError, and never echoes a password."""
-    with pytest.raises(storage.AdapterNotAvailable) as refused:
-        storage.open_store("postgresql+psycopg://router:s3cret@db:5432/unirouter")
+def test_a_postgresql_url_opens_postgresql(postgres_url: str) -> None:
+    """``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` open the PostgreSQL store."""
+    rest = postgres_url.partition("://")[2]
+    for scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        opened = storage.open_store(f"{scheme}://{rest}")
+        assert isinstance(opened, storage.PostgresStore)
+        opened.close()
+
+
+def test_an_unreachable_postgresql_is_refused_without_the_password() -> None:
+    """A PostgreSQL URL nobody answers raises StoreUnavailable, a UnirouterError, password hidden."""
+    with pytest.raises(storage.StoreUnavailable) as refused:
+        storage.open_store("postgresql+psycopg://router:s3cret@127.0.0.1:1/unirouter")
     assert isinstance(refused.value, UnirouterError)
-    assert refused.value.scheme == "postgresql"
-    assert "not available yet" in str(refused.value)
     assert "s3cret" not in str(refused.value)
+    assert "router:***@" in refused.value.url
 
 
 @pytest.mark.parametrize("url", ["mysql://db/x", "unirouter", "sqlite://", "sqlite:///:memory:"])

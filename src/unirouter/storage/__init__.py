@@ -1,20 +1,21 @@
 """Storage: the durable event log behind the server (SPEC §9).
 
 One port, :class:`Store` (:mod:`unirouter.storage.port`), and one adapter per technology:
-:mod:`~unirouter.storage.memory` and :mod:`~unirouter.storage.sqlite` (PostgreSQL comes later). Every
-adapter runs the same contract tests. Shells pick one with :func:`open_store` from the ``--db`` URL.
+:mod:`~unirouter.storage.memory`, :mod:`~unirouter.storage.sqlite` (the embedded default) and
+:mod:`~unirouter.storage.postgres` (several servers on one database). Every adapter runs the same
+contract tests. Shells pick one with :func:`open_store` from the ``--db`` URL.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from unirouter.storage import memory, port, sqlite
+from unirouter.storage import memory, port, postgres, sqlite
 from unirouter.storage.memory import MemoryStore
 from unirouter.storage.port import (
     AdapterNotAvailable,
     CommitFailed,
+    Fenced,
     IncompatibleSchema,
     InvalidArgument,
     Record,
@@ -26,14 +27,17 @@ from unirouter.storage.port import (
     StoredRecord,
     StoreUnavailable,
 )
+from unirouter.storage.postgres import PostgresStore
 from unirouter.storage.sqlite import SqliteStore
 
 __all__ = [
     "AdapterNotAvailable",
     "CommitFailed",
+    "Fenced",
     "IncompatibleSchema",
     "InvalidArgument",
     "MemoryStore",
+    "PostgresStore",
     "Record",
     "RecordKind",
     "Snapshot",
@@ -46,10 +50,11 @@ __all__ = [
     "memory",
     "open_store",
     "port",
+    "postgres",
     "sqlite",
 ]
 
-_EXPECTED = "expected memory:, sqlite:///FILE.db or a path ending in .db"
+_EXPECTED = "expected memory:, sqlite:///FILE.db, a path ending in .db or postgresql://…"
 
 
 def open_store(url: str) -> Store:
@@ -58,7 +63,8 @@ def open_store(url: str) -> Store:
     ``memory:`` is a fresh in-memory store. ``sqlite:///FILE.db`` follows the SQLAlchemy rule: what
     follows the third slash is the path, so ``sqlite:///data/u.db`` is relative and
     ``sqlite:////var/lib/u.db`` absolute. A bare path ending in ``.db`` is a SQLite file too.
-    ``postgresql://…`` raises :class:`AdapterNotAvailable` until its adapter exists.
+    ``postgresql://user@host:port/db`` (also ``postgres://`` and ``postgresql+psycopg://``) is a
+    PostgreSQL database, migrated on open.
     """
     if url in ("memory:", "memory://"):
         return memory.MemoryStore()
@@ -66,7 +72,7 @@ def open_store(url: str) -> Store:
     if separator:
         opener = _OPENERS.get(scheme.lower().partition("+")[0])
         if opener is None:
-            raise StoreUnavailable(_redacted(url), f"unknown scheme {scheme!r}; {_EXPECTED}")
+            raise StoreUnavailable(port.redacted(url), f"unknown scheme {scheme!r}; {_EXPECTED}")
         return opener(url, rest)
     if url.endswith(".db"):
         return sqlite.SqliteStore(url)
@@ -82,18 +88,13 @@ def _open_sqlite(url: str, rest: str) -> Store:
     return sqlite.SqliteStore(path)
 
 
-def _not_yet(url: str, rest: str) -> Store:
-    raise AdapterNotAvailable(_redacted(url), "postgresql")
+def _open_postgres(url: str, rest: str) -> Store:
+    return postgres.PostgresStore(url)
 
 
-# The adapters by URL scheme (the part before any "+driver"). The PostgreSQL issue replaces _not_yet.
+# The adapters by URL scheme (the part before any "+driver").
 _OPENERS: dict[str, Callable[[str, str], Store]] = {
     "sqlite": _open_sqlite,
-    "postgresql": _not_yet,
-    "postgres": _not_yet,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
 }
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, fit for an error message or a log line."""
-    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)

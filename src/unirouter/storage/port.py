@@ -17,11 +17,14 @@ storage adapters raise them; they still descend from the package root::
         ├── IncompatibleSchema      the file was written by a newer unirouter (``found``, ``supported``)
         ├── InvalidArgument         a value of the wrong shape (``field``, ``index``, ``expected``)
         ├── StoreClosed             the store was closed
+        ├── Fenced                  a newer leader holds the log: this writer's term is over
+        │                           (``term``, ``current``; PostgreSQL, several servers)
         └── CommitFailed            the batch this write rode in could not be made durable (``writes``)
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +35,7 @@ from unirouter.errors import UnirouterError
 __all__ = [
     "AdapterNotAvailable",
     "CommitFailed",
+    "Fenced",
     "IncompatibleSchema",
     "InvalidArgument",
     "Record",
@@ -47,6 +51,7 @@ __all__ = [
     "check_snapshot",
     "check_text",
     "encode_records",
+    "redacted",
 ]
 
 
@@ -189,6 +194,16 @@ class StoreClosed(StorageError):
         super().__init__("the store is closed")
 
 
+class Fenced(StorageError):
+    """An append carried the fencing token ``term`` but the log's term is already ``current``:
+    another server was elected leader since, so this one may never append again (SPEC §9)."""
+
+    def __init__(self, term: int, current: int) -> None:
+        self.term = term
+        self.current = current
+        super().__init__(f"the log belongs to leader term {current}; term {term} is fenced off")
+
+
 class CommitFailed(StorageError):
     """The transaction this write rode in failed; none of its ``writes`` writes is visible."""
 
@@ -255,3 +270,8 @@ def check_snapshot(cursor: object, body: object, last: int) -> tuple[int, bytes]
     if not isinstance(body, bytes):
         raise InvalidArgument("body", "bytes")
     return checked, body
+
+
+def redacted(url: str) -> str:
+    """A store URL without its password, fit for an error message or a log line."""
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)

@@ -1,37 +1,30 @@
 """The SQLite store: the embedded default, one file in WAL mode (SPEC §9).
 
 A 2xx happens only after the events behind it are durable, so every write waits for a commit with
-``synchronous=FULL`` (an fsync of the WAL). One fsync per request would cap the server at the disk's
-fsync rate; group commit lifts that cap: one writer thread takes every write waiting in its queue,
-runs them in one transaction and pays one fsync for all of them, then wakes each caller. Batches
-form by themselves: while one commit is syncing, the next writes queue up, so a lone request pays no
-added delay and a busy server gets bigger batches.
+``synchronous=FULL`` (an fsync of the WAL), batched by the shared group committer
+(:mod:`unirouter.storage._group_commit`): one writer thread, one transaction and one fsync for all
+the writes waiting.
 
 Readers use their own connections. In WAL mode they never block the writer nor wait for it, and they
 see only committed transactions, and a transaction becomes visible only after its WAL fsync, so a
 read never shows a write that a crash could still take back.
 """
 
-# Over 400 lines for a reason: the committer, the reader pool and the store share one set of
-# connection rules. GroupCommitter moves to its own module when the PostgreSQL adapter reuses it.
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar, cast
 
 from unirouter.storage import port
+from unirouter.storage._group_commit import GroupCommitter
 
-__all__ = ["MIGRATIONS", "GroupCommitter", "SqliteStore", "Synchronous", "WalCheckpoint", "migrate"]
-
-T = TypeVar("T")
+__all__ = ["MIGRATIONS", "SqliteStore", "Synchronous", "WalCheckpoint", "migrate"]
 
 # Each migration is a list of statements run in the same transaction as its schema_version row, so a
 # crash in the middle leaves the previous version. Append to the list; never edit a released entry.
@@ -107,144 +100,25 @@ def migrate(connection: sqlite3.Connection) -> int:
     return supported
 
 
-class _Write:
-    """One queued write and its caller's wake-up: a bare lock, the cheapest wait CPython has."""
+class _SqliteTransactions:
+    """How the group committer frames a transaction on the SQLite writer connection."""
 
-    __slots__ = ("_settled", "error", "result", "run")
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
 
-    def __init__(self, run: Callable[[sqlite3.Connection], Any]) -> None:
-        self.run = run
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._settled = threading.Lock()
-        self._settled.acquire()  # released by the writer thread once the batch is settled
+    def begin(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
 
-    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result, self.error = result, error
-        self._settled.release()
+    def commit(self) -> None:
+        self.connection.execute("COMMIT")
 
-    def wait(self) -> Any:
-        self._settled.acquire()
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-class GroupCommitter:
-    """One writer thread that commits every queued write in one transaction and one fsync.
-
-    Each caller waits on its own lock until the batch holding its write is committed. A failure
-    rolls the whole batch back and fails every caller in it with :class:`port.CommitFailed`, so
-    nothing partial is ever visible. The queue is first in, first out, so the writes of one thread
-    keep their order. ``max_batch=1`` gives one transaction per write (the benchmark's baseline).
-    """
-
-    def __init__(self, connection: sqlite3.Connection, *, max_batch: int = 1024) -> None:
-        self._connection = connection
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._closed = False
-        self._transactions = 0
-        self._writes = 0
-        self._thread = threading.Thread(target=self._run, name="unirouter-writer", daemon=True)
-        self._thread.start()
-
-    @property
-    def transactions(self) -> int:
-        """How many transactions committed so far (instrumentation for tests and benchmarks)."""
-        return self._transactions
-
-    @property
-    def writes(self) -> int:
-        """How many writes those transactions carried."""
-        return self._writes
-
-    @property
-    def pending(self) -> int:
-        """How many writes wait for the writer (approximate, as any queue size)."""
-        return self._queue.qsize()
-
-    def submit(self, run: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``run`` inside the next group transaction; return its result once committed."""
-        write = _Write(run)
-        with self._lock:
-            if self._closed:
-                raise port.StoreClosed()
-            self._queue.put(write)
-        return cast(T, write.wait())
-
-    def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            stop = False
-            while not stop:
-                batch, stop = self._next_batch()
-                if batch:
-                    self._commit(batch)
-        finally:
-            self._fail_leftovers()
-
-    def _next_batch(self) -> tuple[list[_Write], bool]:
-        first = self._queue.get()
-        if first is None:
-            return [], True
-        batch = [first]
-        while len(batch) < self._max_batch:
-            try:
-                write = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if write is None:
-                return batch, True
-            batch.append(write)
-        return batch, False
-
-    def _commit(self, batch: list[_Write]) -> None:
-        connection = self._connection
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            results = [write.run(connection) for write in batch]
-            connection.execute("COMMIT")
-        except BaseException as exc:
-            self._rollback()
-            for write in batch:
-                failure = port.CommitFailed(len(batch))
-                failure.__cause__ = exc
-                write.settle(error=failure)
-            if not isinstance(exc, Exception):
-                raise  # e.g. SystemExit from a write: stop, after waking every caller
-            return
-        self._transactions += 1
-        self._writes += len(batch)
-        for write, result in zip(batch, results, strict=True):
-            write.settle(result)
-
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         # A failed COMMIT may already have rolled back; a failing ROLLBACK (disk gone) leaves the
         # connection to fail the next batch too, which is the truth.
-        if self._connection.in_transaction:
+        if self.connection.in_transaction:
             with contextlib.suppress(sqlite3.Error):
-                self._connection.execute("ROLLBACK")
-
-    def _fail_leftovers(self) -> None:
-        # Only reached with writes queued if the loop died of a bug: never leave a caller waiting.
-        with self._lock:
-            self._closed = True
-        while True:
-            try:
-                write = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if write is not None:
-                write.settle(error=port.StoreClosed())
+                self.connection.execute("ROLLBACK")
 
 
 class _Readers:
@@ -312,7 +186,7 @@ class SqliteStore:
         except BaseException:
             writer.close()
             raise
-        self.committer = GroupCommitter(writer, max_batch=max_batch)
+        self.committer = GroupCommitter(_SqliteTransactions(writer), max_batch=max_batch)
         self._writer = writer
         self._readers = _Readers(functools.partial(self._connect, read_only=True))
 

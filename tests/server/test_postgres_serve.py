@@ -1,0 +1,44 @@
+"""``unirouter serve`` on PostgreSQL (SPEC §6.2, §9): ``--db postgresql://…`` or ``UNIROUTER_DB``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+from server_support import CLI, TOKENS, Server, submit
+
+
+def serve_with_env(db: str, config: Path | None) -> Server:
+    """``unirouter serve`` with the store named by ``UNIROUTER_DB`` only."""
+    args = [*CLI, "serve", "--port", "0", *(["--config", str(config)] if config else [])]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "UNIROUTER_DB": db})  # fmt: skip
+    assert process.stdout is not None
+    stderr: list[str] = []
+    threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True).start()
+    line = process.stdout.readline()
+    assert line.startswith("unirouter serving on "), (line, stderr)
+    return Server(process=process, url=line.split()[-1], db=Path(), stderr=stderr)
+
+
+def test_serve_on_postgresql_keeps_an_acknowledged_item_across_a_restart(
+    postgres_url: str, config_file: Path
+) -> None:
+    """An item acknowledged by a server on PostgreSQL (UNIROUTER_DB) is served after a restart."""
+    first = serve_with_env(postgres_url, config_file)
+    try:
+        with first.client("intake") as intake:
+            item = submit(intake, "pg-1")
+    finally:
+        first.stop()
+    again = serve_with_env(postgres_url, None)
+    try:
+        served = httpx.get(f"{again.url}/v1/work-items/{item['id']}", timeout=10,
+                           headers={"Authorization": f"Bearer {TOKENS['admin']}"})  # fmt: skip
+        assert served.status_code == 200
+        assert served.json()["external_id"] == "pg-1"
+    finally:
+        again.stop()
