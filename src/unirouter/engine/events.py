@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["Event", "EventType"]
+__all__ = ["Event", "EventType", "from_dict"]
 
 
 class EventType(StrEnum):
@@ -69,3 +69,23 @@ class Event(NamedTuple):
             out["offer"] = self.offer
         out.update(self.data)
         return out
+
+
+_IDS = ("item", "agent", "queue", "offer")
+_HEAD = frozenset(("seq", "t", "type", *_IDS))
+
+
+def from_dict(body: dict[str, Any]) -> Event:
+    """The event a flat SPEC §6.1.1 object describes (the inverse of :meth:`Event.to_dict`); leaves
+    ``body`` untouched. Raises ``KeyError`` or ``ValueError`` for an object that is no event."""
+    data = {key: value for key, value in body.items() if key not in _HEAD}
+    return Event(
+        int(body["seq"]),
+        float(body["t"]),
+        EventType(body["type"]),
+        body.get("item"),
+        body.get("agent"),
+        body.get("queue"),
+        body.get("offer"),
+        data,
+    )

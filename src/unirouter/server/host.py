@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from unirouter import errors
+from unirouter.analytics import fold as analytics_fold
 from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
 from unirouter.engine import Engine, ManualClock
@@ -111,8 +112,11 @@ class EngineHost:
         #: More folds of every logged command and its events, fed like the projection (before
         #: the append, and by the replay in log order): the channels' indexes (issue 9).
         self.channel_index = ChannelIndex()
+        #: Per-interval KPIs of the whole log for the reports (issue 13).
+        self.reports = analytics_fold.LogFold()
         self.folds: list[Callable[[dict[str, Any], list[dict[str, Any]]], None]] = [
-            self.channel_index.feed
+            self.channel_index.feed,
+            self.reports.feed,
         ]
         self._retain = retain_closed
         self._engine: Engine | None = None

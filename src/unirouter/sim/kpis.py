@@ -40,7 +40,7 @@ from typing import Any
 
 from unirouter.config import model
 from unirouter.engine import Event, EventType
-from unirouter.sim import _kpi_combine, _kpi_series, _kpi_state, _kpi_tally
+from unirouter.sim import _kpi_buckets, _kpi_combine, _kpi_series, _kpi_state, _kpi_tally
 
 __all__ = ["KpiAccumulator", "KpiResult", "combine", "empty_histogram"]
 
@@ -79,9 +79,18 @@ class KpiAccumulator:
     """Feed every engine event in order with :meth:`feed`; read the KPIs with :meth:`finish`."""
 
     def __init__(
-        self, config: model.Config, *, warmup_s: float = 0.0, end_s: float | None = None
+        self,
+        config: model.Config,
+        *,
+        warmup_s: float = 0.0,
+        end_s: float | None = None,
+        interval_s: float | None = None,
     ) -> None:
+        """``interval_s`` also keeps the KPIs per interval of that length (:meth:`intervals`;
+        the rules are in :mod:`unirouter.sim._kpi_buckets`); events must then come through
+        :meth:`feed`, which takes the interval boundaries as time passes them."""
         self._config = config
+        self._buckets = None if interval_s is None else _kpi_buckets.Buckets(interval_s)
         self._warmup_s = warmup_s
         self._end_s = math.inf if end_s is None else end_s
         self._items: dict[str, _kpi_state.Item] = {}
@@ -117,6 +126,8 @@ class KpiAccumulator:
 
     def feed(self, event: Event) -> None:
         """Take one engine event (events must come in ``seq`` order)."""
+        if self._buckets is not None and self._buckets.due(event.t):
+            self._buckets.close_until(event.t, self._cumulative)
         handler = self._handlers.get(event.type)
         if handler is not None:
             handler(event)
@@ -171,6 +182,26 @@ class KpiAccumulator:
             wait_histogram=histogram,
         )  # fmt: skip
 
+    def intervals(
+        self, start: float, end: float, step: float, now: float
+    ) -> list[_kpi_buckets.Window]:
+        """The KPIs per report interval ``[start + k * step, …)`` up to ``end`` (both on the grid
+        of ``interval_s``), with agent time integrated up to ``now``; changes nothing."""
+        if self._buckets is None:
+            raise ValueError("this accumulator keeps no intervals (interval_s)")
+        pending = [(i.created_t, i.workstream, i.queue)
+                   for i in self._items.values() if i.counted and i.answered_in is None]  # fmt: skip
+        reading = _kpi_buckets.Reading(
+            running=self._buckets.running(min(now, end), self._cumulative),
+            pending=pending,
+            groups={name: agent.group for name, agent in self._agents.items()},
+        )
+        return self._buckets.windows(start, end, step, reading)
+
+    def _cumulative(self, t: float) -> dict[str, _kpi_tally.AgentTotals]:
+        """Every agent's totals from the start up to ``t``."""
+        return {name: self._agent_totals(agent, t) for name, agent in self._agents.items()}
+
     def _agent_totals(self, agent: _kpi_state.Agent, end_t: float) -> _kpi_tally.AgentTotals:
         out = agent.totals.copy()
         agent.integrate(end_t, out)
@@ -219,6 +250,8 @@ class KpiAccumulator:
         scopes = [self._totals, self._workstreams.setdefault(item.workstream, _kpi_tally.Tally())]
         if queue is not None:
             scopes.append(self._queues.setdefault(queue, _kpi_tally.Tally()))
+        if self._buckets is not None:
+            scopes += self._buckets.scopes(item.created_t, item.workstream, queue)
         return scopes
 
     # -- items ------------------------------------------------------------------------------------

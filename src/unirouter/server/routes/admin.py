@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -14,13 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from unirouter import config as configuration
 from unirouter import errors
+from unirouter.analytics import tables, windows
 from unirouter.config import dump, locate, model
-from unirouter.engine import Event, EventType
 from unirouter.server import commands, models
 from unirouter.server.host import EngineHost
 from unirouter.server.problems import ApiProblem, problem_response
 from unirouter.server.routes._deps import Caller, Host
-from unirouter.sim.kpis import KpiAccumulator
 from unirouter.storage import RecordKind
 
 __all__ = ["router"]
@@ -148,65 +147,79 @@ def config_diff(old: model.Config, new: model.Config) -> dict[str, dict[str, lis
 # -- reports -----------------------------------------------------------------------------------------
 
 
-def _window(host: EngineHost, start: float | None, end: float | None) -> tuple[float, float]:
-    """The report window; it never starts before the log does (the KPI series have one slot per
-    interval from the start, so a window from 1970 would cost decades of empty slots) and never
-    ends after now (nothing happened yet there, and a far ``to`` would cost as much)."""
-    if start is not None and end is not None and start > end:
-        raise ApiProblem(422, "invalid_input", "from must not be after to", field="from")
-    end = host.now() if end is None else min(end, host.now())
-    start = max(host.log_started, 0.0 if start is None else start)
-    return min(start, end), end
+Since = Annotated[
+    str | None,
+    Query(alias="from", description="Unix seconds or ISO 8601 (default: the log's start)"),
+]
+Until = Annotated[
+    str | None, Query(alias="to", description="Unix seconds or ISO 8601 (default now)")
+]
+By = Annotated[str | None, Query(description="Intervals: 15m, 1h or 1d (default: none)")]
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="json (default) or csv; Accept: text/csv asks for csv too"),
+]
+_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {}}}
+}
 
 
-def _kpis(host: EngineHost, start: float, end: float) -> dict[str, Any]:
-    """SPEC §8 over [start, end]: the simulator's KPI accumulator fed the logged events
-    (items that arrived in the window; agent time inside it)."""
-    accumulator = KpiAccumulator(host.engine.config, warmup_s=start)
-    after = 0
-    while True:
-        page = host.store.read(after, 5000)
-        for record in page:
-            if record.kind is RecordKind.EVENT:
-                event = _event(json.loads(record.body))
-                if event.t > end:
-                    return accumulator.finish(end).to_dict()
-                accumulator.feed(event)
-        if not page:
-            return accumulator.finish(end).to_dict()
-        after = page[-1].cursor
-
-
-def _event(body: dict[str, Any]) -> Event:
-    ids = {k: body.pop(k, None) for k in ("item", "agent", "queue", "offer")}
-    seq, t, kind = body.pop("seq"), body.pop("t"), EventType(body.pop("type"))
-    return Event(seq, t, kind, ids["item"], ids["agent"], ids["queue"], ids["offer"], body)
-
-
-Since = Annotated[float | None, Query(alias="from", description="Unix seconds (default 0)")]
-Until = Annotated[float | None, Query(alias="to", description="Unix seconds (default now)")]
-
-
-@router.get("/v1/reports/agents", tags=["reports"])
-async def agent_report(caller: Caller, host: Host, start: Since = None, end: Until = None) -> Any:
+@router.get("/v1/reports/agents", tags=["reports"], responses=_REPORT_RESPONSES)
+async def agent_report(
+    caller: Caller,
+    host: Host,
+    start: Since = None,
+    end: Until = None,
+    by: By = None,
+    format: Format = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
     """Occupancy, utilisation, handled, offers, declines, expiries and presence time per agent
-    and per ``attributes.group`` (SPEC §8)."""
+    and per ``attributes.group`` (SPEC §8), per interval with ``by``."""
     caller.allow(Role.ADMIN, Role.SUPERVISOR)
-    start, end = _window(host, start, end)
-    await host.barrier()
-    kpis = await asyncio.to_thread(_kpis, host, start, end)
-    return {"from": start, "to": end, "agents": kpis["agents"], "groups": kpis["groups"]}
+    return await _report(host, "agents", (start, end, by), _wants_csv(format, accept))
 
 
-@router.get("/v1/reports/queues", tags=["reports"])
-async def queue_report(caller: Caller, host: Host, start: Since = None, end: Until = None) -> Any:
-    """Arrived, answered, abandoned, service level, ASA, AHT … per queue and workstream (§8)."""
+@router.get("/v1/reports/queues", tags=["reports"], responses=_REPORT_RESPONSES)
+async def queue_report(
+    caller: Caller,
+    host: Host,
+    start: Since = None,
+    end: Until = None,
+    by: By = None,
+    format: Format = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Arrived, answered, abandoned, service level, ASA, AHT … in total, per queue and per
+    workstream (SPEC §8), per interval with ``by``."""
     caller.allow(Role.ADMIN, Role.SUPERVISOR)
-    start, end = _window(host, start, end)
-    await host.barrier()
-    kpis = await asyncio.to_thread(_kpis, host, start, end)
-    return {"from": start, "to": end, "totals": kpis["totals"], "queues": kpis["queues"],
-            "workstreams": kpis["workstreams"]}  # fmt: skip
+    return await _report(host, "queues", (start, end, by), _wants_csv(format, accept))
+
+
+def _wants_csv(format: str | None, accept: str | None) -> bool:
+    if format is not None:
+        return format == "csv"
+    return accept is not None and "text/csv" in accept
+
+
+async def _report(
+    host: EngineHost, kind: str, asked: tuple[str | None, str | None, str | None], csv: bool
+) -> Any:
+    """The report from the host's fold, read in the loop's thread (the fold is fed there) and
+    answered once everything it shows is durable."""
+    try:
+        start, end = windows.parse_time(asked[0], "from"), windows.parse_time(asked[1], "to")
+        now = host.now()
+        span = host.reports.window(start, end, asked[2], now)
+    except windows.InvalidWindow as exc:
+        raise ApiProblem(422, "invalid_input", str(exc), field=exc.field) from None
+    fold = host.reports
+    report = await host.read(
+        lambda: fold.agents(span, now) if kind == "agents" else fold.queues(span, now)
+    )
+    if not csv:
+        return report
+    return Response(tables.to_csv(tables.rows(report)), media_type="text/csv; charset=utf-8")
 
 
 # -- the event stream --------------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Historical KPIs of a server's log, kept up to date as the log grows (SPEC §8).
+
+The server feeds :class:`LogFold` every command and event it appends (and, at a restart, every one
+the log holds), so a report is a sum over 15-minute buckets already folded, never a new pass over
+the log. The fold is the simulator's :class:`~unirouter.sim.kpis.KpiAccumulator` with per-interval
+buckets (:mod:`unirouter.sim._kpi_buckets`): the same SPEC §8 definitions for a simulated day and
+for the live server. The configuration each event ran under comes from the log's ``init`` and
+``apply_config`` commands (queues' service-level thresholds, agents' capacity and group).
+
+``unirouter report`` runs the same fold over a store read once through the storage port.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from unirouter import config as configuration
+from unirouter.analytics import windows
+from unirouter.engine import events as engine_events
+from unirouter.sim import kpis
+from unirouter.sim._kpi_buckets import Window
+from unirouter.storage import RecordKind, Store
+
+__all__ = ["LogFold", "fold_store"]
+
+PAGE = 5000
+_CONFIG_OPS = frozenset({"init", "apply_config"})
+
+
+class LogFold:
+    """Per-interval queue and agent KPIs of one log, fed in log order."""
+
+    def __init__(self) -> None:
+        self._kpis: kpis.KpiAccumulator | None = None
+        #: Engine time of the log's first command (None: nothing fed yet).
+        self.first: float | None = None
+        #: Engine time of the newest command or event fed.
+        self.last = 0.0
+
+    def command(self, command: dict[str, Any]) -> None:
+        """A logged command: a configuration it applied is what the next events run under."""
+        t = float(command["t"])
+        if self.first is None:
+            self.first = t
+        self.last = max(self.last, t)
+        if command.get("op") not in _CONFIG_OPS or command.get("refused"):
+            return
+        config = configuration.validate(command["args"]["config"])
+        if self._kpis is None:
+            self._kpis = kpis.KpiAccumulator(config, warmup_s=t, interval_s=windows.GRID_S)
+        else:
+            self._kpis.apply_config(config, t)
+
+    def event(self, body: dict[str, Any]) -> None:
+        """A logged event (the flat object of SPEC §6.1.1)."""
+        if self._kpis is None:
+            return  # before the first configuration: no log the server writes has such events
+        event = engine_events.from_dict(body)
+        self.last = max(self.last, event.t)
+        self._kpis.feed(event)
+
+    def feed(self, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        """One logged command and the events it produced."""
+        self.command(command)
+        for body in events:
+            self.event(body)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def window(
+        self, start: float | None, end: float | None, by: str | None, now: float
+    ) -> windows.Window:
+        """The report window of these parameters over this log (see :func:`windows.window`)."""
+        first = self.first if self.first is not None else now
+        return windows.window(start, end, by, first=first, now=now)
+
+    def queues(self, span: windows.Window, now: float) -> dict[str, Any]:
+        """Arrived, answered, abandoned, service level, ASA, AHT … over ``span``: in total, per
+        queue and per workstream, and per interval when ``span`` has a ``by``."""
+        cut = self._cut(span, now)
+        whole = _merge(span, cut)
+        out = {**_frame(span), **_queue_part(whole)}
+        if span.by is not None:
+            out["intervals"] = [{**_bounds(w), **_queue_part(w)} for w in cut]
+        return out
+
+    def agents(self, span: windows.Window, now: float) -> dict[str, Any]:
+        """Occupancy, utilisation, handled, offers, declines, expiries and presence time over
+        ``span`` per agent and per ``attributes.group``, and per interval with a ``by``."""
+        cut = self._cut(span, now)
+        whole = _merge(span, cut)
+        out = {**_frame(span), **_agent_part(whole)}
+        if span.by is not None:
+            out["intervals"] = [{**_bounds(w), **_agent_part(w)} for w in cut]
+        return out
+
+    def _cut(self, span: windows.Window, now: float) -> list[Window]:
+        if self._kpis is None:
+            return [Window(start=span.start, end=span.end)]
+        return self._kpis.intervals(span.start, span.end, span.step, now)
+
+
+def fold_store(store: Store) -> LogFold:
+    """A fold of everything ``store`` holds, read once in pages through the storage port."""
+    fold = LogFold()
+    after = 0
+    while page := store.read(after, PAGE):
+        for record in page:
+            body = json.loads(record.body)
+            if record.kind is RecordKind.COMMAND:
+                fold.command(body)
+            else:
+                fold.event(body)
+        after = page[-1].cursor
+    return fold
+
+
+def _merge(span: windows.Window, cut: list[Window]) -> Window:
+    if len(cut) == 1:
+        return cut[0]
+    whole = Window(start=span.start, end=span.end)
+    for part in cut:
+        whole.totals.add(part.totals)
+        for mine, theirs in ((whole.queues, part.queues), (whole.workstreams, part.workstreams)):
+            for name, tally in theirs.items():
+                mine.setdefault(name, type(tally)()).add(tally)
+        for mine_a, theirs_a in ((whole.agents, part.agents), (whole.groups, part.groups)):
+            for name, totals in theirs_a.items():
+                mine_a.setdefault(name, type(totals)()).add(totals)
+    return whole
+
+
+def _frame(span: windows.Window) -> dict[str, Any]:
+    return {"from": span.start, "to": span.end, "by": span.by}
+
+
+def _bounds(part: Window) -> dict[str, Any]:
+    return {"from": part.start, "to": part.end}
+
+
+def _queue_part(part: Window) -> dict[str, Any]:
+    return {
+        "totals": part.totals.kpis(),
+        "queues": {name: t.kpis() for name, t in sorted(part.queues.items())},
+        "workstreams": {name: t.kpis() for name, t in sorted(part.workstreams.items())},
+    }
+
+
+def _agent_part(part: Window) -> dict[str, Any]:
+    return {
+        "agents": {name: a.kpis() for name, a in sorted(part.agents.items())},
+        "groups": {name: g.kpis() for name, g in sorted(part.groups.items())},
+    }
