@@ -9,7 +9,7 @@ log and nothing else:
   Message-IDs of its mails (threading of replies, headers of answers);
 * the Message-IDs and provider message ids already taken (no second item or message for a repeat);
 * the open conversation of each customer address per messaging endpoint;
-* the last customer message of each conversation (parking idle ones, R34);
+* the last message of each open conversation (parking idle ones, R34);
 * each follower's durable cursor and dead letters (outbound webhooks and replies), logged as
   ``channel`` command records, which the engine does not read.
 """
@@ -67,7 +67,7 @@ class ChannelIndex:
         self.mail_ids: _Bounded = _Bounded()
         self.provider_ids: _Bounded = _Bounded()
         self.open: dict[tuple[str, str], str] = {}
-        self.last_customer_at: dict[str, float] = {}
+        self.last_message_at: dict[str, float] = {}
         self.progress: dict[str, int] = {}
         self.dead: dict[str, list[dict[str, Any]]] = {}
 
@@ -118,8 +118,8 @@ class ChannelIndex:
         provider = attributes.get("provider_id")
         if provider and thread is not None:
             self.provider_ids.put(f"{thread.via}:{provider}", item)
-        if args.get("sender") == "customer":
-            self.last_customer_at[item] = float(args.get("at", 0.0))
+        if thread is not None and thread.via.startswith("messaging:"):
+            self.last_message_at[item] = float(args.get("at", 0.0))
 
     def _channel(self, args: dict[str, Any]) -> None:
         name = str(args.get("follower", ""))
@@ -134,7 +134,7 @@ class ChannelIndex:
         thread = self.thread(item)
         if thread is not None and self.open.get((thread.via, thread.address)) == item:
             del self.open[(thread.via, thread.address)]
-        self.last_customer_at.pop(item, None)
+        self.last_message_at.pop(item, None)
 
 
 _FOLDS = {

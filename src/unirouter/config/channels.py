@@ -156,4 +156,7 @@ class Webhook(_Model):
     events: list[str] = Field(min_length=1, description="Event types, or '*' for all.")
     secret: Secret
     max_attempts: int = Field(default=8, ge=1, description="Attempts before the dead-letter list.")
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0, description="A delivery slower than this failed.")
+    backoff_s: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles per attempt, with jitter."
+    )

@@ -239,12 +239,17 @@ def _sender(caller: Principal, host: EngineHost, item: WorkItem) -> str:
     return caller.role.value if caller.role else "customer"
 
 
+#: Record channels whose items carry a conversation with the customer: mail and portal cases
+#: (issue 9; an agent's message on them is sent out as a reply).
+THREADED_RECORDS = frozenset({"email", "case"})
+
+
 @router.post("/{item_id}/messages", status_code=201, response_model=models.MessageOut)
 async def post_message(item_id: str, body: models.MessageIn, caller: Caller, host: Host) -> Any:
     """Add a message to a conversation, durable before the answer, pushed live to the agent's
     stream. A customer writing to a parked conversation resumes it (R29)."""
     item = _item(host, item_id)
-    if item.kind is not model.Kind.MESSAGING:
+    if item.kind is not model.Kind.MESSAGING and item.channel not in THREADED_RECORDS:
         raise ApiProblem(409, "not_a_conversation", f"item {item_id} is a {item.kind.value}",
                          field="id")  # fmt: skip
     sender = _sender(caller, host, item)
