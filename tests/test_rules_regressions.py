@@ -294,3 +294,34 @@ def test_r12_ewt_counts_the_items_each_agent_can_hold_at_once(rig: Rigger) -> No
         call(r, f"c{n}")
     # Three held, two waiting: (2 + 1) × 90 s ÷ 3 items at once.
     assert r.engine.queue_status("q")["ewt_s"] == 90.0
+
+
+# -- B4: R19 custom assignment cost on an agent's side ----------------------------------------------
+
+
+def test_r19_a_presence_change_checks_each_waiting_item_against_the_agent_alone(
+    rig: Rigger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R19: an agent becoming available reads agent fields about once per waiting item and rule,
+    not once per waiting item and ready member (the cost grew with items × agents)."""
+    from unirouter.engine import state
+
+    agents = {f"a{n:02d}": {"attributes": {"team": f"t{n % 3}"}} for n in range(20)}
+    rules = [{"when": "agent.team == item.team", "order_by": "agent.free_units"}]
+    r = rig(yaml.safe_dump(one_queue(agents, assignment={"method": "custom", "rules": rules})))
+    for n in range(60):
+        r.engine.submit(external_id=f"c{n}", workstream="chat", attributes={"team": "nobody"})
+    r.engine.set_presence("a00", BasePresence.AWAY)
+    reads = 0
+    original = state.AgentState.expr_get
+
+    def counting(self: Any, name: str) -> object:
+        nonlocal reads
+        reads += 1
+        return original(self, name)
+
+    monkeypatch.setattr(state.AgentState, "expr_get", counting)
+    r.engine.set_presence("a00", AVAILABLE)
+    assert reads <= 60 * len(rules) + 20
+    assert all(item.state is ItemState.QUEUED for item in r.engine.items())
+

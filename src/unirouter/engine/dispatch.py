@@ -481,7 +481,37 @@ class Dispatcher:
     def _custom_allows(
         self, item: WorkItem, agent: AgentState, queue: QueueRuntime, floor: int
     ) -> bool:
-        """Whether a custom rule gives ``item`` to ``agent`` when ``agent`` is the only one free."""
+        """Whether the custom rules give ``item`` to ``agent``, who has just gained room (R19).
+
+        The agent alone is tried first: unless one rule holds for it (and it is eligible at the
+        most lenient pass-over level), no decision could give it the item, whoever else is free.
+        Only then is the whole decision taken over the queue's ready members. So an agent's side
+        costs one rule check per waiting item, not one per waiting item and ready member.
+        """
+        if not self._custom_holds_for(item, agent, queue, floor):
+            return False
+        return self._custom_decides(item, agent, queue, floor)
+
+    def _custom_holds_for(
+        self, item: WorkItem, agent: AgentState, queue: QueueRuntime, floor: int
+    ) -> bool:
+        ws = self.workstreams[item.workstream]
+        req = item.group
+        assert isinstance(req, matching.Requirement)
+        scope = self.scope
+        scope.item, scope.queue, scope.now, scope.agent = item, queue.name, self.now, agent
+        for rule in self.custom.get(queue.name, []):
+            skills = not rule.ignore_skills
+            if self._eligible(item, queue, agent, req, ws, pass_over=floor, skills=skills):
+                continue
+            if rule.when(scope):
+                return True
+        return False
+
+    def _custom_decides(
+        self, item: WorkItem, agent: AgentState, queue: QueueRuntime, floor: int
+    ) -> bool:
+        """Whether the whole custom decision, over every ready member, gives ``item`` to ``agent``."""
         for pass_over in (PASS_ALL, PASS_LAST, PASS_NONE, PASS_RETURN)[: 3 - floor]:
             decision = Decision()
             self._custom(item, queue, decision, pass_over=pass_over)
