@@ -324,4 +324,3 @@ def test_r19_a_presence_change_checks_each_waiting_item_against_the_agent_alone(
     r.engine.set_presence("a00", AVAILABLE)
     assert reads <= 60 * len(rules) + 20
     assert all(item.state is ItemState.QUEUED for item in r.engine.items())
-
