@@ -18,7 +18,7 @@ CODE := src tests bench
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
 .DEFAULT_GOAL := test
-.PHONY: test lint format demo bench clean venv fast test-fast
+.PHONY: test lint format demo bench clean venv fast test-fast system-deps
 
 venv: $(STAMP)
 
@@ -36,8 +36,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy --strict src/unirouter
 
-test: lint
+test: lint system-deps
 	$(BIN)/python -m pytest
+
+# System packages the tests run for real: dovecot (the IMAP server of the email channel's tests).
+# Installed when missing, with apt-get (CI and developers' machines run as root).
+system-deps:
+	@test -x /usr/sbin/dovecot || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dovecot-imapd; }
 
 format: $(STAMP)
 	$(BIN)/ruff check --select I --fix $(CODE)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from unirouter import errors
-from unirouter.channels import followers, outbound, smtp
+from unirouter.channels import followers, imap, outbound, smtp
 from unirouter.channels.followers import Follower
 from unirouter.config import channels as settings
 from unirouter.config import model
@@ -52,6 +52,7 @@ class Runtime:
     def __init__(self, host: EngineHost, *, backoff_s: float | None = None) -> None:
         self.host = host
         self.listener: smtp.Listener | None = None
+        self.poller: imap.Poller | None = None
         self.followers: dict[str, Follower] = {}
         self.webhooks: dict[str, settings.Webhook] = {}
         self._secrets: dict[str, str] = {}
@@ -59,6 +60,7 @@ class Runtime:
         self._client: httpx.AsyncClient | None = None
         self._wake: Subscription | None = None
         self._collecting = False
+        self._imap_task: asyncio.Task[None] | None = None
         env = os.environ.get("UNIROUTER_CHANNEL_BACKOFF_S")
         self.backoff_s = backoff_s if backoff_s is not None else float(env or 1.0)
 
@@ -83,6 +85,10 @@ class Runtime:
             collector = followers.StatusCollector(lambda: list(self.followers.values()))
             self.host.metrics.registry.register(collector)
         self._start_listener()
+        email = self.config.channels.email
+        if email is not None and email.imap is not None:
+            self.poller = imap.Poller(self.host, email, self._secrets["imap"], self.folder)
+            self._imap_task = asyncio.get_running_loop().create_task(self.poller.run())
         for name, endpoint in self.config.channels.messaging.items():
             if endpoint.idle_park_s is not None:
                 self._spawn(self._park_idle(name, endpoint.idle_park_s), f"park-idle:{name}")
@@ -168,6 +174,12 @@ class Runtime:
             log.info("parking idle conversation %s: %s", item_id, refused)
 
     async def stop(self) -> None:
+        if self.poller is not None and self._imap_task is not None:
+            # Left to finish its round (its blocking calls run in a thread, which a cancel
+            # would leave talking to the socket while the logout uses it too).
+            self.poller.stop()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._imap_task, 10)
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
@@ -191,6 +203,10 @@ class Runtime:
             host, port = self.listener.address
             body["email"] = {"smtp": {"host": host, "port": port,
                                       "accepted": self.listener.handler.accepted}}  # fmt: skip
+        if self.poller is not None:
+            body["email"] = {**(body["email"] or {}), "imap": {
+                "host": self.poller.config.host, "fetched": self.poller.fetched,
+                "idle": self.poller.idle_supported, "last_error": self.poller.last_error}}  # fmt: skip
         return body
 
 
