@@ -4,6 +4,8 @@
 #   make format  sort imports and format the code in place
 #   make demo    serve the example configuration with live synthetic traffic and agents
 #   make bench   run the engine and simulator benchmarks (prints figures, never fails on timing)
+#   make mutate  mutation testing of the engine (mutmut; slow, not part of make test or CI):
+#                MUTANTS='unirouter.engine.matching*' narrows it; prints survivors per module
 #   make clean   remove the virtualenv, caches and build output
 #   make fast    opt-in: a copy of the package under build/fast with the hot modules compiled by
 #                mypyc (use it with PYTHONPATH=build/fast; see docs/performance.md)
@@ -18,7 +20,7 @@ CODE := src tests bench
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
 .DEFAULT_GOAL := test
-.PHONY: test lint format demo bench clean venv fast test-fast system-deps
+.PHONY: test lint format demo bench clean venv fast test-fast system-deps mutate
 
 venv: $(STAMP)
 
@@ -81,7 +83,15 @@ test-fast: fast
 	PYTHONPATH=$(FAST) $(BIN)/python -m pytest \
 		--ignore=tests/test_engine_snapshot.py --ignore=tests/server/test_snapshots.py
 
+# mutmut copies the tree to mutants/ and runs each mutant against the tests that reach it. Property
+# tests would draw new examples per run, so the derandomized profile keeps verdicts repeatable.
+MUTANTS ?=
+mutate: $(STAMP)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --editable '.[dev,mutation]'
+	HYPOTHESIS_PROFILE=ci nice $(BIN)/mutmut run $(MUTANTS) || true
+	$(BIN)/python bench/mutation.py
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist mutants .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	rm -rf src/*.egg-info
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

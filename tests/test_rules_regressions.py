@@ -324,3 +324,39 @@ def test_r19_a_presence_change_checks_each_waiting_item_against_the_agent_alone(
     r.engine.set_presence("a00", AVAILABLE)
     assert reads <= 60 * len(rules) + 20
     assert all(item.state is ItemState.QUEUED for item in r.engine.items())
+
+
+# -- B7: R7, R8 time-dependent prioritisation conditions ---------------------------------------------
+
+
+def waited_bucket(condition: str) -> str:
+    """Queue ``q`` whose first bucket is ``condition``; its only agent is away."""
+    data = one_queue({"ann": {"default_presence": "away"}})
+    data["queues"]["q"]["prioritization"] = [{"when": condition, "order_by": []}]
+    return yaml.safe_dump(data)
+
+
+def test_r7_a_minutes_waited_bucket_fills_when_the_wait_passes_its_threshold(rig: Rigger) -> None:
+    """R7: ``minutes_waited(item) >= 5`` takes the old item into bucket 1 at 300 s, no event needed."""
+    r = rig(waited_bucket("minutes_waited(item) >= 5"))
+    old = r.engine.submit(external_id="old", workstream="chat")
+    r.at(200)
+    r.engine.submit(external_id="new", workstream="chat", priority=5)
+    r.at(299)
+    assert [i.external_id for i in r.engine.waiting_items("q")] == ["new", "old"]
+    r.at(300.5)
+    assert [i.external_id for i in r.engine.waiting_items("q")] == ["old", "new"]
+    r.engine.set_presence("ann", AVAILABLE)
+    assert r.last_offer(old.id).agent == "ann"
+
+
+def test_r7_a_now_condition_is_evaluated_again_at_its_moment(rig: Rigger) -> None:
+    """R7: a condition on ``now`` moves an item when ``now`` crosses its bound, by its own timer."""
+    r = rig(waited_bucket("now > item.due_at - 60"))
+    r.engine.submit(external_id="first", workstream="chat", priority=5)
+    r.engine.submit(external_id="due", workstream="chat", due_at=500.0)
+    r.at(439)
+    assert [i.external_id for i in r.engine.waiting_items("q")] == ["first", "due"]
+    r.at(441)
+    assert [i.external_id for i in r.engine.waiting_items("q")] == ["due", "first"]
+    assert r.engine.next_deadline() is None

@@ -24,7 +24,15 @@ from typing import Any, NamedTuple, Protocol
 
 from unirouter.errors import ExpressionError
 
-__all__ = ["FUNCTIONS", "ROOTS", "Expression", "Fields", "Scope", "compile_expression"]
+__all__ = [
+    "FUNCTIONS",
+    "ROOTS",
+    "Expression",
+    "Fields",
+    "Scope",
+    "compile_expression",
+    "next_change",
+]
 
 #: The names an expression may read (SPEC §4).
 ROOTS = ("item", "agent", "queue", "now")
@@ -72,10 +80,54 @@ class Expression:
     source: str
     names: frozenset[str]
     _run: Evaluator = field(repr=False, compare=False)
+    #: (left, right) of every comparison that reads the time (``now``, ``minutes_waited``).
+    probes: tuple[tuple[Evaluator, Evaluator], ...] = field(default=(), repr=False, compare=False)
 
     def __call__(self, scope: Scope) -> object:
         """Evaluate against ``scope``; never raises for any data (SPEC §4 null semantics)."""
         return self._run(scope)
+
+
+#: After a comparison's crossing time, the next look is at least this much later (seconds), so
+#: float noise at the crossing cannot make a timer fire again at the same instant.
+_STEP = 1e-3
+
+
+def next_change(expression: Expression, scope: Scope) -> float | None:
+    """The first moment after ``scope.now`` at which a comparison of ``expression`` that reads the
+    time could flip, or None (R7, R8: time-dependent conditions get their own timer, not a poll).
+
+    Each side is taken as linear in time (``now``, ``minutes_waited``, their sums and multiples),
+    which the language's arithmetic gives; ``scope.now`` is left as it was.
+    """
+    now, best = scope.now, None
+    for left, right in expression.probes:
+        at = _crossing(left, right, scope, now)
+        if at is not None and (best is None or at < best):
+            best = at
+    scope.now = now
+    return best
+
+
+def _crossing(left: Evaluator, right: Evaluator, scope: Scope, now: float) -> float | None:
+    before, after = _gap(left, right, scope, now), _gap(left, right, scope, now + 1.0)
+    if before is None or after is None or after == before:
+        return None
+    at = now - before / (after - before)
+    if at > now:
+        return max(at, now + _STEP)
+    if abs(before) <= 1e-9:  # on the boundary now: a strict comparison flips just after
+        return now + _STEP
+    return None
+
+
+def _gap(left: Evaluator, right: Evaluator, scope: Scope, t: float) -> float | None:
+    """``left - right`` at time ``t``, or None when either side is not a number."""
+    scope.now = t
+    a, b = left(scope), right(scope)
+    if type(a) not in _NUMBERS or type(b) not in _NUMBERS:
+        return None
+    return float(a) - float(b)  # type: ignore[arg-type]
 
 
 def compile_expression(source: str | bool | int | float) -> Expression:
@@ -97,7 +149,8 @@ def _compile_cached(source: str | bool | int | float) -> Expression:
         return Expression(source=text, names=frozenset(), _run=_constant(source).run)
     compiler = _Compiler(source)
     code = compiler.compile(compiler.parse())
-    return Expression(source=source, names=frozenset(compiler.names), _run=code.run)
+    probes = tuple(compiler.probes)
+    return Expression(source=source, names=frozenset(compiler.names), _run=code.run, probes=probes)
 
 
 # --- values at run time --------------------------------------------------------------------------
@@ -428,6 +481,17 @@ _REJECTED: dict[type[ast.AST], str] = {
 }
 
 
+def _reads_time(node: ast.expr) -> bool:
+    """Whether a subexpression reads ``now`` (directly or through ``minutes_waited``)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id == "now":
+            return True
+        call = isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name)
+        if call and sub.func.id == "minutes_waited":  # type: ignore[attr-defined]
+            return True
+    return False
+
+
 # --- the compiler --------------------------------------------------------------------------------
 
 
@@ -439,6 +503,7 @@ class _Compiler:
         self.indent = len(source) - len(source.lstrip())  # the parser refuses leading blanks
         self.text = source[self.indent :]
         self.names: set[str] = set()
+        self.probes: list[tuple[Evaluator, Evaluator]] = []
 
     def parse(self) -> ast.expr:
         if not self.text.strip():
@@ -559,6 +624,10 @@ class _Compiler:
     def comparison(self, node: ast.Compare) -> _Code:
         tests = [self.comparator(node, index) for index in range(len(node.ops))]
         operands = [self.compile(node.left), *map(self.compile, node.comparators)]
+        nodes = [node.left, *node.comparators]
+        for index in range(len(tests)):
+            if _reads_time(nodes[index]) or _reads_time(nodes[index + 1]):
+                self.probes.append((operands[index].run, operands[index + 1].run))
         if len(tests) == 1:
             return _compare(tests[0], operands[0], operands[1])
         chain = _chain(tests, operands)

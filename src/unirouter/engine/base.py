@@ -259,6 +259,7 @@ ITEM_TIMER_KINDS = {
     "wrap_up": TimerKind.WRAP_UP_RELEASE,
     "affinity": TimerKind.AFFINITY_GRACE,
     "auto_close": TimerKind.AUTO_CLOSE,
+    "retime": TimerKind.RETIME,
 }
 
 AGENT_TIMER_KINDS = {

@@ -113,6 +113,11 @@ class PriorityPlan:
     when: expressions.Expression
     keys: tuple[tuple[expressions.Expression, bool], ...]
 
+    @property
+    def timed(self) -> bool:
+        """Whether a comparison in the condition or the keys reads the time (R7 retime timer)."""
+        return bool(self.when.probes) or any(expr.probes for expr, _ in self.keys)
+
 
 @dataclass(slots=True)
 class CustomRulePlan:

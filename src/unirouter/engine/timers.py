@@ -28,6 +28,7 @@ class TimerKind(StrEnum):
     AUTO_CLOSE = "auto_close"
     CALENDAR = "calendar"
     PROFILE_RESET = "profile_reset"
+    RETIME = "retime"
 
 
 Entry = tuple[float, int, TimerKind, str, int]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from unirouter import expressions
 from unirouter.config import model
 from unirouter.engine import base, matching, plans
 from unirouter.engine.clock import Clock
@@ -147,6 +148,7 @@ class Work(base.Base):
             req = item.group = matching.Requirement.of(item.skills, item.units, item.profiles)
         if not keep_key or not item.order_key:
             item.order_key = self._order_key(item, queue)
+            self._arm_retime(item, queue)
         item.version += 1
         group = queue.group((item.workstream, req))
         group.live += 1
@@ -182,6 +184,37 @@ class Work(base.Base):
                 keys = tuple(plans.order_value(expr(scope), desc) for expr, desc in rule.keys)
                 return (bucket, *keys, *tail)
         return (len(rules), *tail)
+
+    def _arm_retime(self, item: WorkItem, queue: QueueRuntime) -> None:
+        """R7, R8: prioritisation conditions (and comparisons in the keys of the bucket the item is
+        in) that read the time are evaluated again at the next moment one of them could flip, on
+        the item's own timer, so a bucket of ``minutes_waited(item) > 5`` fills on time."""
+        rules = self._priority_plans.get(queue.name)
+        if not rules or not any(r.timed for r in rules):
+            return
+        bucket = item.order_key[0] if item.order_key else len(rules)
+        scope = self._scope
+        scope.item, scope.agent, scope.queue, scope.now = item, None, queue.name, self._now
+        due: float | None = None
+        for index, rule in enumerate(rules[: max(bucket + 1, 0)]):
+            keys = [expr for expr, _ in rule.keys] if index == bucket else []
+            for expr in (rule.when, *keys):
+                at = expressions.next_change(expr, scope)
+                due = at if due is None or (at is not None and at < due) else due
+        if due is None:
+            self._cancel_item_timers(item, ["retime"])
+        else:
+            self._set_item_timer(item, "retime", due)
+
+    def _retime(self, item: WorkItem) -> None:
+        """The retime timer fired (R7): the item's place is computed again."""
+        queue = self._queues[item.queue or ""]
+        if item.state is ItemState.QUEUED:
+            self._rekey(item)
+            self._try_assign(item)
+        else:  # offered: the place it returns to (R25)
+            item.order_key = self._order_key(item, queue)
+            self._arm_retime(item, queue)
 
     def _try_assign(self, item: WorkItem) -> None:
         """R21: an item became assignable; push mode offers it to the best eligible agent now."""
@@ -838,6 +871,8 @@ class Work(base.Base):
                 self._changed(holder)
         elif kind is TimerKind.AFFINITY_GRACE:
             self._drop_affinity(item)
+        elif kind is TimerKind.RETIME and self._is_waiting(item):
+            self._retime(item)
         elif kind is TimerKind.AUTO_CLOSE and item.state is ItemState.PARKED:
             self._close(item, CloseReason.COMPLETED)
 
@@ -873,7 +908,7 @@ def _waiting_timers(item: WorkItem) -> list[str]:
     return [n for n in item.timers if n in _WAITING or n.startswith("overflow:")]
 
 
-_WAITING = frozenset({"ttl", "aging", "relax", "affinity"})
+_WAITING = frozenset({"ttl", "aging", "relax", "affinity", "retime"})
 
 
 _AGENT_TIMERS = {
@@ -891,4 +926,5 @@ _ITEM_TIMER_NAMES = {
     TimerKind.WRAP_UP_RELEASE: "wrap_up",
     TimerKind.AFFINITY_GRACE: "affinity",
     TimerKind.AUTO_CLOSE: "auto_close",
+    TimerKind.RETIME: "retime",
 }
