@@ -382,11 +382,22 @@ class _Run:
         return self.scenario.items.get(self.names.get(ident, ""))
 
     def _wraps_up(self, ident: str) -> bool:
-        """``{complete: X}`` closes at once unless the item has a ``wrap_up_s``."""
+        """Whether completing the item goes to wrap-up (R33) rather than straight to closed.
+
+        A generated item wraps up when its drawn ``wrap_up_s`` is positive. A scripted one (SPEC
+        §7 ``{complete: ITEM}``) wraps up when it was given a ``wrap_up_s`` or when its workstream
+        configures a ``wrap_up`` that blocks capacity (``always`` or N seconds): it then stays in
+        wrap-up until a ``{close}`` or its ``wrap_up_s`` ends it, as ``Engine.complete`` does.
+        """
         if (held := self.open.get(ident)) is not None:
             return held.wrap_up_s > 0
         spec = self._spec(ident)
-        return bool(spec is not None and spec.wrap_up_s)
+        if spec is not None and spec.wrap_up_s:
+            return True
+        workstream = self.engine.config.workstreams.get(self.engine.item(ident).workstream)
+        if workstream is None or "wrap_up" not in workstream.model_fields_set:
+            return False
+        return workstream.wrap_up.block != "none"
 
     # -- what the simulated people do -----------------------------------------------------------------
 
