@@ -512,6 +512,55 @@ def test_overflow_callback_to_a_record_queue_is_valid() -> None:
     assert config.validate(data).queues["phone"].overflow[0].action_kind == ("callback", "emails")
 
 
+def waited(target: str, action: str = "transfer", seconds: int = 60) -> dict[str, Any]:
+    """A post-queue rule moving the item to ``target`` after ``seconds`` (R13)."""
+    return {"when": {"waited_s": seconds}, "action": {action: target}}
+
+
+def test_r13_post_queue_transfers_in_a_cycle_are_refused_with_every_move_named() -> None:
+    """R13, R41: q → q' → q by waited_s would circulate an unanswered item for ever; the issue
+    sits at the first move and writes out every move of the cycle as its field path."""
+    data = changed(lambda d: d["queues"]["billing_chat"]["overflow"].append(waited("general_chat")))
+    data["queues"]["general_chat"]["overflow"] = [waited("billing_chat", seconds=90)]
+    issue = only_issue(data)
+    assert issue.path == "queues.general_chat.overflow[0].action.transfer"
+    assert "queues.billing_chat.overflow[1].action.transfer" in issue.message
+    assert "cycle" in issue.message
+
+
+def test_r13_a_three_queue_cycle_is_reported_once() -> None:
+    """R13, R41: a longer cycle is one issue, not one per queue on it."""
+    data = base()
+    data["queues"]["general_chat"]["overflow"] = [waited("billing_chat")]
+    data["queues"]["billing_chat"]["overflow"] = [waited("extra_chat")]
+    data["queues"]["extra_chat"] = {"kind": "messaging", "members": ["bob"],
+                                    "overflow": [waited("general_chat")]}  # fmt: skip
+    issue = only_issue(data)
+    for queue in ("general_chat", "billing_chat", "extra_chat"):
+        assert f"queues.{queue}.overflow[0].action.transfer" in issue.message
+
+
+def test_r13_a_callback_back_into_its_own_record_queue_is_a_cycle() -> None:
+    """R13, R38: a waited_s callback into the queue it waits in would make callbacks for ever."""
+    data = changed(lambda d: d["queues"]["emails"].update(overflow=[waited("emails", "callback")]))
+    assert only_issue(data).path == "queues.emails.overflow[0].action.callback"
+
+
+def test_r12_pre_queue_transfers_may_point_at_each_other() -> None:
+    """R12: pre-queue overflow runs once per item, so two queues may overflow into each other."""
+    rule = {"when": {"max_waiting": 5}, "action": {"transfer": "billing_chat"}}
+    data = changed(lambda d: d["queues"]["general_chat"].update(overflow=[rule]))
+    data["queues"]["billing_chat"]["overflow"].append(waited("general_chat"))
+    assert config.validate(data).queues["general_chat"].overflow[0].action_kind[1] == "billing_chat"
+
+
+def test_r13_a_forward_chain_of_waited_s_moves_is_valid() -> None:
+    """R13: q → q' → q'' by waited_s ends, so it is accepted."""
+    data = changed(lambda d: d["queues"]["billing_chat"]["overflow"].append(waited("general_chat")))
+    data["queues"]["general_chat"]["overflow"] = [waited("emails", "callback")]
+    assert len(config.validate(data).queues["general_chat"].overflow) == 1
+
+
 def test_agent_skills_must_exist() -> None:
     """R16: an agent's skills are defined."""
     data = changed(lambda d: d["agents"]["bob"]["skills"].update(spanish=3))

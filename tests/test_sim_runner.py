@@ -442,8 +442,9 @@ def test_run_goes_on_after_duration_while_an_item_waits() -> None:
     assert state(result, "c1")[3] == "expired"
 
 
-def test_run_stops_at_the_hard_cap_when_an_item_waits_forever() -> None:
-    """A run never goes on more than 7 days past `duration` (aging timers would tick forever)."""
+def test_a_drain_that_cannot_end_stops_a_day_after_its_last_event_and_says_so() -> None:
+    """SPEC §7 drain: aging timers of an item nobody takes would tick for ever; the run stops a
+    day after the last event, with the KPIs so far and a sentence saying why (issue 11)."""
     config = CONFIG.replace(
         "q: {kind: messaging, members: [alice, bob], assignment: {method: round_robin}}",
         "q: {kind: messaging, members: [alice, bob], aging: {every_s: 3600, add: 1}}",
@@ -457,8 +458,18 @@ def test_run_stops_at_the_hard_cap_when_an_item_waits_forever() -> None:
         config=config,
         duration="1h",
     )
-    assert 3600 + runner.HARD_CAP_S - 3600 <= result.end_s <= 3600 + runner.HARD_CAP_S
+    assert runner.DRAIN_IDLE_S <= result.end_s <= 3600 + runner.DRAIN_IDLE_S
     assert state(result, "c1")[0] == "queued"
+    (why,) = result.stopped
+    assert "1 item(s) still waiting" in why and "24 h without an event" in why
+    assert result.to_dict()["stopped"] == [why]
+    assert result.to_dict()["totals"]["left_open"] == 1
+
+
+def test_a_drain_that_ends_reports_no_stop() -> None:
+    """A run whose items all leave ends by itself: nothing is reported as stopped."""
+    result, _ = simulate(f"[{CHAT}, {{at: 5s, agent: alice, accept: c1}}, {{at: 9s, close: c1}}]")
+    assert result.stopped == [] and "stopped" not in result.to_dict()
 
 
 def test_items_the_engine_makes_are_reported_too() -> None:

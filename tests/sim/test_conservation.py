@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from unirouter import errors
 from unirouter.engine import Event, EventType
 from unirouter.sim import runner, scenario
 
@@ -95,13 +97,12 @@ def patience(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def overflow_rules(draw: st.DrawFn, queues: int, own: int) -> dict[str, Any]:
-    """A pre-queue ``max_waiting`` or post-queue ``waited_s`` rule; transfers go to a later queue.
+    """A pre-queue ``max_waiting`` or post-queue ``waited_s`` rule; transfers go to any other queue.
 
-    Transfers only go forward (q0 → q1 → q2), never in a cycle: an item that waits ``waited_s`` in
-    q0 and q1 alternately would circulate as long as nobody takes it, and a run only ends once every
-    item has left (SPEC §7)."""
+    Post-queue transfers that form a cycle (q0 → q1 → q0 by ``waited_s``) are drawn too: validation
+    must refuse them (R13, R41), since an item nobody takes would circulate for ever."""
     action = draw(OVERFLOW_ACTIONS)
-    others = [n for n in range(queues) if n > own]
+    others = [n for n in range(queues) if n != own]
     if action == "transfer" and not others:
         action = "end"
     when: dict[str, int] = (
@@ -114,6 +115,28 @@ def overflow_rules(draw: st.DrawFn, queues: int, own: int) -> dict[str, Any]:
     if action == "callback":
         return {"when": when, "action": {"callback": "cb"}}
     return {"when": when, "action": "end"}
+
+
+def has_post_queue_cycle(config: dict[str, Any]) -> bool:
+    """Whether ``waited_s`` transfers lead some queue back to itself (found here independently)."""
+    moves = {
+        name: {r["action"]["transfer"] for r in queue.get("overflow", [])
+               if "waited_s" in r["when"] and isinstance(r["action"], dict)
+               and "transfer" in r["action"]}
+        for name, queue in config["queues"].items()
+    }  # fmt: skip
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(moves[start])
+        while todo:
+            queue = todo.pop()
+            if queue not in seen:
+                seen.add(queue)
+                todo.extend(moves[queue])
+        return seen
+
+    return any(name in reachable(name) for name in moves)
 
 
 def run(data: dict[str, Any]) -> tuple[dict[str, Any], list[Event]]:
@@ -153,7 +176,12 @@ def outcomes_from_events(log: list[Event], warmup_s: float) -> Counter[str]:
 @given(data=scenarios())
 def test_every_arrived_item_has_exactly_one_outcome_in_every_scope(data: dict[str, Any]) -> None:
     """SPEC §8: arrived = answered + abandoned + short + expired + overflow-ended (+ open), per
-    queue, per workstream and in total; the scopes add up to the totals."""
+    queue, per workstream and in total; the scopes add up to the totals. A drawn configuration
+    whose waited_s transfers form a cycle is refused instead (R13, R41)."""
+    if has_post_queue_cycle(data["config"]):
+        with pytest.raises(errors.UnirouterError, match="cycle"):
+            scenario.parse(data)
+        return
     out, log = run(data)
     totals = out["totals"]
     assert_conserved("totals", totals)

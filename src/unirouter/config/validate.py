@@ -388,6 +388,68 @@ def check_overflow_callbacks(config: model.Config) -> Iterator[ConfigIssue]:
             )
 
 
+def check_overflow_cycles(config: model.Config) -> Iterator[ConfigIssue]:
+    """R13, R41: post-queue (``waited_s``) transfers and callbacks never lead back to a queue.
+
+    R13 applies ``waited_s`` again in the queue an item moves to, so a cycle of such moves would
+    circulate an item nobody takes for ever (and a callback cycle would make new items for ever).
+    Each cycle is reported once, at its first move, with every move written as its field path.
+    """
+    moves = _post_queue_moves(config)
+    covered: set[str] = set()
+    for start in moves:
+        if start in covered:
+            continue
+        cycle = _cycle_from(start, moves)
+        if cycle is None:
+            continue
+        covered.update(queue for queue, _ in cycle)
+        path = ", then ".join(f"{field_path(loc)} ({queue!r} → {target!r})"
+                              for (queue, loc), (target, _) in zip(cycle, [*cycle[1:], cycle[0]],
+                                                                   strict=True))  # fmt: skip
+        yield _issue(
+            cycle[0][1],
+            f"post-queue overflow moves form a cycle: {path}; an item nobody takes would "
+            "circulate for ever (R13): end the chain in a queue without a waited_s move",
+        )
+
+
+def _post_queue_moves(config: model.Config) -> dict[str, list[tuple[str, Loc]]]:
+    """Queue -> every (target, location of the target field) of its ``waited_s`` moves."""
+    moves: dict[str, list[tuple[str, Loc]]] = {}
+    for loc, name, _, rule in _overflows(config):
+        kind, target = rule.action_kind
+        transfer_to_self = kind is model.ActionKind.TRANSFER and target == name  # reported apart
+        moving = kind in (model.ActionKind.TRANSFER, model.ActionKind.CALLBACK)
+        if rule.post_queue and moving and target in config.queues and not transfer_to_self:
+            moves.setdefault(name, []).append((target, (*loc, "action", kind.value)))
+    return moves
+
+
+def _cycle_from(
+    start: str, moves: dict[str, list[tuple[str, Loc]]]
+) -> list[tuple[str, Loc]] | None:
+    """A cycle back to ``start`` (depth first, in listed order) as its (queue, move) pairs."""
+    nodes, path, seen = [start], [], {start}
+    pending = [iter(moves.get(start, []))]
+    while pending:
+        step = next(pending[-1], None)
+        if step is None:  # every move out of this queue explored: step back
+            pending.pop()
+            nodes.pop()
+            del path[len(nodes) - 1 :]
+            continue
+        target, loc = step
+        if target == start:
+            return [*path, (nodes[-1], loc)]
+        if target not in seen:
+            seen.add(target)
+            path.append((nodes[-1], loc))
+            nodes.append(target)
+            pending.append(iter(moves.get(target, [])))
+    return None
+
+
 # --- agents and tokens -------------------------------------------------------------------------
 
 
@@ -468,6 +530,7 @@ CHECKS: tuple[Check, ...] = (
     check_prioritization_names,
     check_overflow_transfers,
     check_overflow_callbacks,
+    check_overflow_cycles,
     check_agent_skills,
     check_agent_profiles,
     check_agent_calendars,

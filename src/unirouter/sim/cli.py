@@ -72,10 +72,14 @@ def simulate(
             result = _quiet(loaded, seed=seed, trace=trace, observers=observers)
             data = _report(report_sink, result, scenario_file)
             click.echo(f"Wrote {report_file}: {report.headline(data)}")
+            for why in result.stopped:
+                click.echo(f"warning: {why}", err=True)
             return
         if as_json:
             result = runner.run(loaded, seed=seed, trace=trace, observers=observers)
             click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+            for why in result.stopped:
+                click.echo(f"warning: {why}", err=True)
             if report_sink is not None:
                 _report(report_sink, result, scenario_file)
             return

@@ -102,6 +102,8 @@ class Narrator:
             self._style(f"Finished at {clock(result.end_s)}", bold=True)
             + f" · {_count(self.events, 'event')} · {_count(refused, 'refused action')}"
         )
+        for why in result.stopped:
+            self.write(self._style(f"Warning: {why}", fg="red"))
         agents = list(self.engine.agents()) if self.engine is not None else []
         sections = (
             ("Queues", summary.queue_rows(result.to_dict()), {1, 2, 3, 4, 5, 6}),

@@ -71,6 +71,7 @@ class Replication:
     """One replication of a run: its seed, busyness factor and event counts.
 
     ``left_open`` counts generated items still open when the run stopped (at the hard cap).
+    ``stopped`` says why, when the drain after the arrivals could not end by itself.
     """
 
     index: int
@@ -80,9 +81,10 @@ class Replication:
     end_s: float
     left_open: int
     counts: Mapping[str, int]
+    stopped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "replication": self.index,
             "seed": self.seed,
             "busyness": self.busyness,
@@ -91,6 +93,7 @@ class Replication:
             "left_open": self.left_open,
             "counts": dict(self.counts),
         }
+        return out if self.stopped is None else {**out, "stopped": self.stopped}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +122,11 @@ class RunResult:
     def replications(self) -> int:
         return max(len(self.runs), 1)
 
+    @property
+    def stopped(self) -> list[str]:
+        """Why each replication whose drain could not end was stopped (none: every one ended)."""
+        return [run.stopped for run in self.runs if run.stopped is not None]
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object of SPEC §7: ``seed``, ``duration_s``, the KPIs (``totals``,
         ``queues``, ``workstreams``, ``agents``, ``groups``), then the run's own figures. With
@@ -136,6 +144,8 @@ class RunResult:
             "errors": [refusal.to_dict() for refusal in self.errors],
             "items": {name: outcome.to_dict() for name, outcome in self.items.items()},
         }
+        if self.stopped:
+            out["stopped"] = self.stopped
         if self.generated or len(self.runs) > 1:
             out["runs"] = [run.to_dict() for run in self.runs]
             if len(self.kpis) == len(self.runs):

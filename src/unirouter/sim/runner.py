@@ -58,11 +58,22 @@ from unirouter.engine import (
 from unirouter.sim import actions, agenda, kpis, results, traffic
 from unirouter.sim.scenario import Scenario
 
-__all__ = ["HARD_CAP_S", "RETAIN_CLOSED", "EventsFile", "Listener", "Observer", "run"]
+__all__ = [
+    "DRAIN_IDLE_S",
+    "HARD_CAP_S",
+    "RETAIN_CLOSED",
+    "EventsFile",
+    "Listener",
+    "Observer",
+    "run",
+]
 
 
 #: How long past ``duration`` a run may go on while items are still pending.
 HARD_CAP_S = 7 * 86_400.0
+#: A drain whose next step is only an engine timer (aging, say) after this long without an event
+#: cannot end by itself: the run stops there and says so (see :meth:`_Run._stalled`).
+DRAIN_IDLE_S = 86_400.0
 #: Closed items the engine keeps in memory during a run with generated traffic.
 RETAIN_CLOSED = 10_000
 #: The cyclic garbage collector's youngest-generation threshold during a run (CPython's default
@@ -241,6 +252,8 @@ class _Run:
         self.generation: dict[str, int] = {}  # engine id -> assignments so far
         self.waiting: set[str] = set()  # items without an agent yet (scheduled to offered)
         self.readers = self._readers()
+        self.last_event_t = 0.0
+        self.stopped: str | None = None  # why a drain that could not end was stopped
 
     def run(self) -> results.RunResult:
         self._flush(None)
@@ -265,9 +278,33 @@ class _Run:
             t = deadline
         if t is None:
             return None
-        if t > self.cap or (t > self.scenario.duration and not self.agenda and not self.waiting):
+        if t > self.scenario.duration and not self.agenda and not self.waiting:
+            return None
+        if t > self.cap or self._stalled(t):
+            self.stopped = self._why_stopped(t)
             return None
         return t
+
+    def _stalled(self, t: float) -> bool:
+        """Draining, and the next step is an engine timer a day after the last event: only timers
+        that change nothing (aging of items nobody can take) are left, so the drain cannot end."""
+        due = self.agenda.next_time()
+        idle_since = max(self.last_event_t, self.scenario.duration)
+        return (
+            t > self.scenario.duration
+            and (due is None or due > t)
+            and t - idle_since > DRAIN_IDLE_S
+        )
+
+    def _why_stopped(self, t: float) -> str:
+        """The sentence a stopped drain reports: when, why and what was still open."""
+        still = len(self.waiting) + len(self.open)
+        limit = "the 7-day limit after the arrivals stopped" if t > self.cap else (
+            f"{DRAIN_IDLE_S / 3600:.0f} h without an event")  # fmt: skip
+        return (
+            f"the drain was stopped at {self.clock.now():.0f} s after {limit}: {still} item(s) "
+            "still waiting that no agent takes; the KPIs are those so far (they count as left_open)"
+        )
 
     def _perform(self, task: agenda.Task) -> None:
         """Do one task; a scripted action the engine refuses becomes a :class:`~unirouter.sim.results.Refusal`."""
@@ -500,6 +537,7 @@ class _Run:
         events = self.engine.drain_events()
         if not events:
             return
+        self.last_event_t = events[-1].t
         counts, readers = self.counts, self.readers
         for event in events:
             kind = event.type
@@ -644,6 +682,7 @@ class _Run:
             end_s=self.clock.now(),
             left_open=len(self.open),
             counts=counts,
+            stopped=self.stopped,
         )
         return results.RunResult(
             seed=self.seed,
