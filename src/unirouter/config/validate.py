@@ -430,7 +430,8 @@ def _cycle_from(
     start: str, moves: dict[str, list[tuple[str, Loc]]]
 ) -> list[tuple[str, Loc]] | None:
     """A cycle back to ``start`` (depth first, in listed order) as its (queue, move) pairs."""
-    nodes, path, seen = [start], [], {start}
+    nodes, seen = [start], {start}
+    path: list[tuple[str, Loc]] = []
     pending = [iter(moves.get(start, []))]
     while pending:
         step = next(pending[-1], None)
