@@ -603,6 +603,35 @@ def test_r25_when_everyone_declined_the_last_decliner_is_passed_over(rig: Rigger
     assert offered_to(r, item) == ["x", "y", "x"]
 
 
+def test_r25_the_last_decliner_is_passed_over_when_both_decliners_return_together(
+    rig: Rigger,
+) -> None:
+    """R25: x then y declined; both come back to the queue at once (an apply), y now the most
+    free: x is offered, the last decliner y is passed over."""
+    agents = {"x": {"default_presence": "away"}, "y": {"capacity_units": 300}}
+    both = yaml.safe_load(
+        config(agents, extra_queues={"q2": {"kind": "messaging", "members": ["y"]}})
+    )
+    both["workstreams"]["side"] = {"kind": "messaging", "fallback_queue": "q2"}
+    apart = yaml.safe_load(yaml.safe_dump(both))
+    apart["queues"]["q"]["members"] = []
+    r = rig(yaml.safe_dump(both))
+    held = [submit(r, "p1"), submit(r, "p2")]
+    for item in held:
+        r.engine.accept(offer_id(r, item), agent="y")
+    r.engine.set_presence("x", AVAILABLE)
+    item = submit(r, "c1")
+    decline(r, item, "x")
+    r.engine.apply_config(parsed(yaml.safe_dump(apart)))
+    decline(r, item, "y")
+    side = str(r.engine.submit(external_id="d1", workstream="side").id)
+    r.engine.accept(offer_id(r, side), agent="y")  # y is offered something since its decline
+    for done in [*held, side]:
+        r.engine.complete(done, wrap_up=False)
+    r.engine.apply_config(parsed(yaml.safe_dump(both)))
+    assert offered_to(r, item) == ["x", "y", "x"]
+
+
 def test_decliner_is_offered_again_when_no_one_else_is_eligible(rig: Rigger) -> None:
     """R25: the decliner is only passed over while someone else is eligible (our reading)."""
     r = rig(config({"a": {}, "b": {"default_presence": "away"}}))
