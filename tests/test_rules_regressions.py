@@ -360,3 +360,16 @@ def test_r7_a_now_condition_is_evaluated_again_at_its_moment(rig: Rigger) -> Non
     r.at(441)
     assert [i.external_id for i in r.engine.waiting_items("q")] == ["due", "first"]
     assert r.engine.next_deadline() is None
+
+
+def test_r19_a_custom_rule_reading_the_wait_gives_the_item_when_it_comes_true(rig: Rigger) -> None:
+    """R19, R21: ``minutes_waited(item) >= 2`` holds at 120 s: the item is offered then, by its own
+    timer, to the free agent that was refused before."""
+    rules = [{"when": "minutes_waited(item) >= 2", "order_by": "agent.free_units"}]
+    r = rig(yaml.safe_dump(one_queue({"ann": {}}, assignment={"method": "custom", "rules": rules})))
+    item = r.engine.submit(external_id="x", workstream="chat")
+    r.at(119)
+    assert item.state is ItemState.QUEUED
+    r.at(125)
+    [offer] = r.of_type("offer_made")
+    assert (offer.agent, offer.t) == ("ann", pytest.approx(120.0))

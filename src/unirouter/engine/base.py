@@ -260,6 +260,7 @@ ITEM_TIMER_KINDS = {
     "affinity": TimerKind.AFFINITY_GRACE,
     "auto_close": TimerKind.AUTO_CLOSE,
     "retime": TimerKind.RETIME,
+    "recheck": TimerKind.RECHECK,
 }
 
 AGENT_TIMER_KINDS = {

@@ -36,10 +36,12 @@ PASS_ALL, PASS_LAST, PASS_NONE, PASS_RETURN = 2, 1, 0, -1
 class Decision:
     """The outcome of one assignment decision and what R43's trace says about it."""
 
-    __slots__ = ("candidates", "excluded", "winner")
+    __slots__ = ("candidates", "excluded", "recheck_at", "winner")
 
     def __init__(self) -> None:
         self.winner: str | None = None
+        #: When a custom rule that reads the time could next hold, if none holds now (R19, R21).
+        self.recheck_at: float | None = None
         self.candidates: list[Candidate] = []
         self.excluded: dict[str, list[Any]] = {}
 
@@ -382,9 +384,17 @@ class Dispatcher:
                 if rule.when(scope):
                     key = self._custom_key(rule, agent, queue)
                     decision.candidates.append((key, agent.id))
+                elif rule.when.probes:
+                    self._note_recheck(decision, expressions.next_change(rule.when, scope))
             if decision.candidates:
                 decision.winner = min(decision.candidates)[1]
+                decision.recheck_at = None
                 return
+
+    @staticmethod
+    def _note_recheck(decision: Decision, at: float | None) -> None:
+        if at is not None and (decision.recheck_at is None or at < decision.recheck_at):
+            decision.recheck_at = at
 
     def _custom_key(
         self, rule: plans.CustomRulePlan, agent: AgentState, queue: QueueRuntime

@@ -29,6 +29,7 @@ class TimerKind(StrEnum):
     CALENDAR = "calendar"
     PROFILE_RESET = "profile_reset"
     RETIME = "retime"
+    RECHECK = "recheck"
 
 
 Entry = tuple[float, int, TimerKind, str, int]

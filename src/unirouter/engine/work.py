@@ -229,6 +229,8 @@ class Work(base.Base):
             self._trace(item, "assign", trigger="item", queue=queue.name, **decision.as_trace())
         if decision.winner is not None:
             self._offer_or_assign(item, self._agents[decision.winner])
+        elif decision.recheck_at is not None:  # R19, R21: a time condition's own moment
+            self._set_item_timer(item, "recheck", decision.recheck_at)
 
     # -- offers (R22–R27) ------------------------------------------------------------------------------
 
@@ -873,6 +875,8 @@ class Work(base.Base):
             self._drop_affinity(item)
         elif kind is TimerKind.RETIME and self._is_waiting(item):
             self._retime(item)
+        elif kind is TimerKind.RECHECK and item.state is ItemState.QUEUED:
+            self._try_assign(item)
         elif kind is TimerKind.AUTO_CLOSE and item.state is ItemState.PARKED:
             self._close(item, CloseReason.COMPLETED)
 
@@ -908,7 +912,7 @@ def _waiting_timers(item: WorkItem) -> list[str]:
     return [n for n in item.timers if n in _WAITING or n.startswith("overflow:")]
 
 
-_WAITING = frozenset({"ttl", "aging", "relax", "affinity", "retime"})
+_WAITING = frozenset({"ttl", "aging", "relax", "affinity", "retime", "recheck"})
 
 
 _AGENT_TIMERS = {
@@ -927,4 +931,5 @@ _ITEM_TIMER_NAMES = {
     TimerKind.AFFINITY_GRACE: "affinity",
     TimerKind.AUTO_CLOSE: "auto_close",
     TimerKind.RETIME: "retime",
+    TimerKind.RECHECK: "recheck",
 }
