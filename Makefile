@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sim_memory.py
 	$(BIN)/python bench/theory.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/channels.py
 
 # The compiled build is a separate copy, never extension modules beside the sources: a stale .so
 # in src/ would shadow every later edit of its .py. Rebuild after changing the code.

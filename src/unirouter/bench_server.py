@@ -130,10 +130,15 @@ class _Connection:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer, authority, headers)
 
-    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-        """Send one POST and read its whole answer: (status, body)."""
-        data = json.dumps(body, separators=(",", ":")).encode()
-        request = f"POST {path} HTTP/1.1\r\n{self._head}Content-Length: {len(data)}\r\n\r\n"
+    async def post(
+        self, path: str, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one POST (a JSON object, or raw bytes with this request's own ``headers``) and
+        read its whole answer: (status, body)."""
+        data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        request = (f"POST {path} HTTP/1.1\r\n{self._head}{extra}"
+                   f"Content-Length: {len(data)}\r\n\r\n")  # fmt: skip
         self._writer.write(request.encode() + data)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *fields = head.decode("latin-1").split("\r\n")

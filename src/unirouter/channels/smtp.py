@@ -81,6 +81,8 @@ class Listener:
         self.config = email.smtp
         self.handler = _Handler(host, email, folder, asyncio.get_running_loop())
         self.address: tuple[str, int] = (self.config.host, self.config.port)
+        #: The name the server greets with: the reply domain (looked up once, not per session).
+        self.hostname = email.domain or email.address.partition("@")[2] or "unirouter"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -112,7 +114,7 @@ class Listener:
     def _protocol(self, loop: asyncio.AbstractEventLoop, tls: ssl.SSLContext | None) -> SMTP:
         return SMTP(self.handler, data_size_limit=self.config.max_bytes, tls_context=tls,
                     require_starttls=self.config.require_starttls, loop=loop,
-                    hostname=socket.getfqdn(), ident="unirouter")  # fmt: skip
+                    hostname=self.hostname, ident="unirouter")  # fmt: skip
 
     def _run(
         self, loop: asyncio.AbstractEventLoop, sock: socket.socket, tls: ssl.SSLContext | None,

@@ -37,6 +37,7 @@ import httpx
 import uvicorn
 from websockets.asyncio.client import connect as ws_connect
 
+from unirouter.config import channels as channel_models
 from unirouter.config import model
 from unirouter.server import app as server_app
 from unirouter.server import auth
@@ -78,9 +79,25 @@ class _Shared:
     speed: float
     rng: random.Random
     sent: dict[str, traffic.Generated] = field(default_factory=dict)
+    #: The channel adapters of the demo's server (its SMTP listener's address).
+    channels: Any = None
     submitted: int = 0
     handled: int = 0
     abandoned: int = 0
+
+
+def with_mail_intake(config: model.Config, folder: Path) -> model.Config:
+    """The demo's configuration with an SMTP intake on a free loopback port for its ``email``
+    workstream (issue 9), unless it configures email itself."""
+    ws = config.workstreams.get("email")
+    if config.channels.email is not None or ws is None or ws.kind is not model.Kind.RECORD:
+        return config
+    email = channel_models.EmailChannel(workstream="email", address="help@demo.test",
+                                        smtp=channel_models.SmtpListener(port=0))  # fmt: skip
+    channels = config.channels.model_copy(
+        update={"email": email, "attachments_dir": str(folder / "attachments")}
+    )
+    return config.model_copy(update={"channels": channels})
 
 
 def load_traffic() -> scenario.Scenario:
@@ -113,7 +130,7 @@ def run(options: DemoOptions, echo: Echo) -> None:
     """Run the demo until ``duration_s`` or Ctrl-C (blocking)."""
     loaded = load_traffic()
     db = options.db or str(Path(tempfile.mkdtemp(prefix="unirouter-demo-")) / "demo.db")
-    app, host, said = server_app.open_app(db, loaded.config)
+    app, host, said = server_app.open_app(db, with_mail_intake(loaded.config, Path(db).parent))
     agents = [a.id for a in host.engine.agents()]
     if options.human not in agents:
         host.store.close()
@@ -125,6 +142,7 @@ def run(options: DemoOptions, echo: Echo) -> None:
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     seed = loaded.seed if options.seed is None else options.seed
     shared = _Shared(url=url, tokens=tokens, speed=options.speed, rng=random.Random(seed))
+    shared.channels = app.state.channels
     echo(f"unirouter demo: {said}; log in {db}")
     # uvicorn re-raises the signal it caught once it has stopped; a quiet handler makes a clean
     # stop exit 0.
@@ -171,6 +189,13 @@ def _announce(shared: _Shared, human: str, echo: Echo) -> None:
     echo(f"  API            {url}/v1   (OpenAPI: {url}/openapi.json, docs: {url}/docs)")
     echo(f"  event stream   {url}/v1/events?follow=true")
     echo(f"  {human}'s stream {ws}/v1/agents/{human}/stream")
+    mail = shared.channels.describe()["email"] if shared.channels is not None else None
+    if mail is not None and "smtp" in mail:
+        smtp = mail["smtp"]
+        echo(
+            f"  mail (SMTP)    {smtp['host']}:{smtp['port']}   (send any mail there: it becomes "
+            f"an email item, e.g. swaks --server {smtp['host']}:{smtp['port']} --to help@demo.test)"
+        )
     echo("ready tokens (Authorization: Bearer TOKEN):")
     echo(f"  admin       {tokens.admin}")
     echo(f"  supervisor  {tokens.supervisor}")
