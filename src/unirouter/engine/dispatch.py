@@ -33,6 +33,10 @@ Candidate = tuple[tuple[Any, ...], str]
 PASS_ALL, PASS_LAST, PASS_NONE, PASS_RETURN = 2, 1, 0, -1
 
 
+#: How many members of a queue a traced decision looks at to name agents excluded by presence.
+PRESENCE_NAME_SCAN = 200
+
+
 class Decision:
     """The outcome of one assignment decision and what R43's trace says about it."""
 
@@ -298,12 +302,29 @@ class Dispatcher:
         return found
 
     def _count_unready(self, queue: QueueRuntime, decision: Decision) -> None:
-        """Members not in any pool: excluded by presence, or by capacity while present (R43 counts)."""
-        decision.exclude("presence", len(queue.members) - queue.present)
+        """Members not in any pool: excluded by presence, or by capacity while present (R43 counts).
+
+        The presence count is exact; its names (up to 10) come from the first
+        ``PRESENCE_NAME_SCAN`` members, so that naming costs the same with 100 or 100,000 members.
+        """
+        absent = len(queue.members) - queue.present
+        if absent > 0:
+            decision.exclude("presence", absent, self._absent_names(queue))
         for reason, agents in queue.unready.items():
             # Newest first: a dict that churns keeps deleted slots at its front, so reading from
             # the end stays cheap however many agents the queue has.
             decision.exclude(reason, len(agents), list(itertools.islice(reversed(agents), 10)))
+
+    def _absent_names(self, queue: QueueRuntime) -> list[str]:
+        """Up to 10 members without an allowed presence, among the first members of ``queue``."""
+        names: list[str] = []
+        for agent_id in itertools.islice(queue.members, PRESENCE_NAME_SCAN):
+            agent = self.agents.get(agent_id)
+            if agent is None or agent.presence not in queue.allowed:
+                names.append(agent_id)
+                if len(names) == 10:
+                    break
+        return names
 
     def _best_of(
         self, item: WorkItem, queue: QueueRuntime, agent_ids: tuple[str, ...], decision: Decision
