@@ -18,13 +18,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import unirouter
+from unirouter import web
 from unirouter.channels import routes as channel_routes
 from unirouter.channels import runtime as channel_runtime
 from unirouter.config import model
 from unirouter.server import models, problems
 from unirouter.server.auth import Authenticator
 from unirouter.server.host import EngineHost
-from unirouter.server.routes import admin, agents, items, stream
+from unirouter.server.routes import admin, agents, items, session, stream
 from unirouter.storage import open_store
 
 __all__ = ["BODY_LIMIT", "create_app", "listen_socket", "open_app"]
@@ -135,8 +136,9 @@ def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
     host.metrics.watch_queues(lambda: _queue_rows(host))
     problems.install(app)
     _document_problems(app)
-    for module in (items, agents, admin, stream, channel_routes):
+    for module in (items, agents, admin, stream, channel_routes, session):
         app.include_router(module.router)
+    web.mount(app)
     app.add_middleware(BodyLimit)
     return app
 

@@ -26,11 +26,13 @@ from unirouter.server.problems import ApiProblem
 from unirouter.storage import Store
 
 __all__ = [
+    "BEARER_PROTOCOL",
     "Authenticator",
     "Principal",
     "create_token",
     "digest",
     "new_token",
+    "websocket_token",
 ]
 
 Role = model.Role
@@ -152,9 +154,24 @@ def _bearer(connection: HTTPConnection) -> str | None:
     if header is not None:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-    # Browsers cannot set headers on a WebSocket: the stream also takes ?token=.
     if connection.scope.get("type") == "websocket":
-        return connection.query_params.get("token")
+        return websocket_token(connection)
+    return None
+
+
+#: The WebSocket subprotocol that carries a token (browsers cannot set headers on a WebSocket).
+BEARER_PROTOCOL = "bearer"
+
+
+def websocket_token(connection: HTTPConnection) -> str | None:
+    """The token of a WebSocket handshake offering the subprotocols ``bearer, TOKEN``.
+
+    A token in the URL would end up in access logs and browser history; the subprotocol list is a
+    header, and the server answers with ``bearer`` alone, never echoing the token.
+    """
+    offered = [p.strip() for p in connection.headers.get("sec-websocket-protocol", "").split(",")]
+    if len(offered) >= 2 and offered[0] == BEARER_PROTOCOL and offered[1]:
+        return offered[1]
     return None
 
 

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocketState
 
 from unirouter import errors
 from unirouter.config import model
+from unirouter.server import auth as auth_module
 from unirouter.server import views
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost, HostStopped, Published, Subscription
@@ -39,7 +40,8 @@ async def agent_stream(websocket: WebSocket, agent_id: str) -> None:
         return
     own = caller.role is Role.AGENT
     sub = host.subscribe(lambda record: _concerns(record, agent_id))
-    await websocket.accept()
+    offered = auth_module.websocket_token(websocket) is not None
+    await websocket.accept(subprotocol=auth_module.BEARER_PROTOCOL if offered else None)
     try:
         if own:
             await _connected(host, agent_id)
