@@ -41,11 +41,14 @@ lint: $(STAMP)
 test: lint system-deps
 	$(BIN)/python -m pytest
 
-# System packages the tests run for real: dovecot (the IMAP server of the email channel's tests).
+# System packages the tests run for real: dovecot (the IMAP server of the email channel's tests)
+# and Debian's chromium (the browser of the web tests, tests/web, driven by Playwright).
 # Installed when missing, with apt-get (CI and developers' machines run as root).
 system-deps:
 	@test -x /usr/sbin/dovecot || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dovecot-imapd; }
+	@test -x /usr/bin/chromium || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 format: $(STAMP)
 	$(BIN)/ruff check --select I --fix $(CODE)

@@ -1,0 +1,58 @@
+"""What the interfaces rely on from the server: the pages under /ui/, ``GET /v1/me`` and the
+WebSocket token carried as a subprotocol (issue 8: tokens never in URLs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from web_support import TOKENS, Server
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+
+def test_me_names_the_role_and_agent_of_a_token(server: Server) -> None:
+    """SPEC §6.3: GET /v1/me answers who a token is; a wrong token is 401."""
+    with server.client("alice") as client:
+        assert client.get("/v1/me").json() == {"name": "alice", "role": "agent", "agent": "alice"}
+    with server.client("nope") as client:
+        assert client.get("/v1/me").status_code == 401
+
+
+def test_pages_are_served_with_a_strict_policy_and_only_the_widget_is_embeddable(
+    server: Server,
+) -> None:
+    """Every page forbids other origins' code; only /ui/widget/ may be framed by another site."""
+    signin = httpx.get(server.url + "/ui/")
+    assert (
+        signin.status_code == 200
+        and "script-src 'self'" in signin.headers["content-security-policy"]
+    )
+    assert "frame-ancestors 'none'" in signin.headers["content-security-policy"]
+    assert httpx.get(server.url + "/ui/common/strings/en.json").json()["signin"]["title"]
+
+
+def test_the_agent_stream_takes_the_token_as_a_subprotocol(server: Server) -> None:
+    """A browser offers ``bearer, TOKEN``; the server answers ``bearer`` and sends the hello."""
+
+    async def run() -> str:
+        url = server.url.replace("http", "ws") + "/v1/agents/alice/stream"
+        async with connect(url, subprotocols=["bearer", TOKENS["alice"]]) as ws:  # type: ignore[list-item]
+            assert ws.subprotocol == "bearer"
+            return str(await ws.recv())
+
+    assert '"hello"' in asyncio.run(run())
+
+
+def test_the_agent_stream_refuses_a_token_in_the_query_string(server: Server) -> None:
+    """A token in the URL would reach access logs: it is not accepted (401)."""
+
+    async def run() -> None:
+        url = server.url.replace("http", "ws") + f"/v1/agents/alice/stream?token={TOKENS['alice']}"
+        async with connect(url):
+            pass
+
+    with pytest.raises(InvalidStatus) as refused:
+        asyncio.run(run())
+    assert refused.value.response.status_code == 401
