@@ -3,13 +3,11 @@ WebSocket token carried as a subprotocol (issue 8: tokens never in URLs)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from web_support import TOKENS, Server
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 
 def test_me_names_the_role_and_agent_of_a_token(server: Server) -> None:
@@ -36,23 +34,16 @@ def test_pages_are_served_with_a_strict_policy_and_only_the_widget_is_embeddable
 def test_the_agent_stream_takes_the_token_as_a_subprotocol(server: Server) -> None:
     """A browser offers ``bearer, TOKEN``; the server answers ``bearer`` and sends the hello."""
 
-    async def run() -> str:
-        url = server.url.replace("http", "ws") + "/v1/agents/alice/stream"
-        async with connect(url, subprotocols=["bearer", TOKENS["alice"]]) as ws:  # type: ignore[list-item]
-            assert ws.subprotocol == "bearer"
-            return str(await ws.recv())
-
-    assert '"hello"' in asyncio.run(run())
+    url = server.url.replace("http", "ws") + "/v1/agents/alice/stream"
+    with connect(url, subprotocols=["bearer", TOKENS["alice"]]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "bearer"
+        assert '"hello"' in str(ws.recv(timeout=5))
 
 
 def test_the_agent_stream_refuses_a_token_in_the_query_string(server: Server) -> None:
     """A token in the URL would reach access logs: it is not accepted (401)."""
 
-    async def run() -> None:
-        url = server.url.replace("http", "ws") + f"/v1/agents/alice/stream?token={TOKENS['alice']}"
-        async with connect(url):
-            pass
-
-    with pytest.raises(InvalidStatus) as refused:
-        asyncio.run(run())
+    url = server.url.replace("http", "ws") + f"/v1/agents/alice/stream?token={TOKENS['alice']}"
+    with pytest.raises(InvalidStatus) as refused, connect(url):
+        pass
     assert refused.value.response.status_code == 401
