@@ -1,0 +1,185 @@
+// @ts-check
+/**
+ * A table that draws only the rows in view (issue 8: the presence wall holds 2,000 agents).
+ *
+ * It is a real `<table>` (headers, rows, `aria-rowcount`/`aria-rowindex`, so screen readers say
+ * "row 412 of 2000"), inside a scrolling box; two spacer rows stand for the rows above and below
+ * the window. A redraw fills only the visible rows whose key or content changed: `update(keys)`
+ * after an event costs the few rows it touches, not the table.
+ */
+
+/**
+ * @typedef {object} Column
+ * @property {string} key
+ * @property {string} label  the header text
+ * @property {(cell: HTMLTableCellElement, key: string) => void} render  fill a cell for a row key
+ * @property {string} [className]
+ * @property {boolean} [sortable]
+ */
+
+export class VirtualTable {
+  /**
+   * @param {HTMLElement} box  the scrolling container (fixed height in CSS)
+   * @param {{columns: Column[], rowHeight?: number, overscan?: number, caption?: string,
+   *          onSort?: (key: string) => void, testid?: string}} options
+   */
+  constructor(box, options) {
+    this.box = box;
+    this.columns = options.columns;
+    this.rowHeight = options.rowHeight ?? 36;
+    this.overscan = options.overscan ?? 6;
+    this.onSort = options.onSort;
+    /** @type {string[]} */
+    this.keys = [];
+    /** @type {Map<string, number>} */
+    this.index = new Map();
+    /** @type {HTMLTableRowElement[]} the drawn rows, first visible first */
+    this.rows = [];
+    this.first = 0;
+    this.table = document.createElement("table");
+    this.table.className = "virtual";
+    if (options.testid) this.table.dataset.testid = options.testid;
+    if (options.caption) this.table.createCaption().textContent = options.caption;
+    this.head = this.table.createTHead();
+    this.body = this.table.createTBody();
+    this.before = spacer(this.columns.length);
+    this.after = spacer(this.columns.length);
+    this.body.append(this.before, this.after);
+    this.drawHead();
+    box.replaceChildren(this.table);
+    box.addEventListener("scroll", () => this.schedule(), { passive: true });
+    new ResizeObserver(() => this.schedule()).observe(box);
+    this.frame = 0;
+    /** @type {Set<string>} */
+    this.dirty = new Set();
+    this.all = false;
+  }
+
+  drawHead() {
+    const row = this.head.insertRow();
+    for (const column of this.columns) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      if (column.className) th.className = column.className;
+      if (column.sortable && this.onSort) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "link sort";
+        button.textContent = column.label;
+        button.addEventListener("click", () => this.onSort?.(column.key));
+        th.append(button);
+      } else {
+        th.textContent = column.label;
+      }
+      row.append(th);
+    }
+  }
+
+  /**
+   * Say which column sorts the rows and how (`aria-sort` on its header).
+   * @param {string} key
+   * @param {"ascending" | "descending"} direction
+   */
+  markSort(key, direction) {
+    this.columns.forEach((column, i) => {
+      const th = this.head.rows[0].cells[i];
+      if (column.key === key) th.setAttribute("aria-sort", direction);
+      else th.removeAttribute("aria-sort");
+    });
+  }
+
+  /**
+   * The rows, in order, by key (a new order or a new set redraws the visible window).
+   * @param {string[]} keys
+   */
+  setKeys(keys) {
+    this.keys = keys;
+    this.index = new Map(keys.map((k, i) => [k, i]));
+    this.table.setAttribute("aria-rowcount", String(keys.length + 1));
+    this.all = true;
+    this.schedule();
+  }
+
+  /**
+   * Redraw the rows of these keys if they are in view.
+   * @param {Iterable<string>} keys
+   */
+  update(keys) {
+    for (const key of keys) if (this.index.has(key)) this.dirty.add(key);
+    if (this.dirty.size) this.schedule();
+  }
+
+  /** Redraw every visible row (e.g. a clock column each second). */
+  refreshVisible() {
+    this.all = true;
+    this.schedule();
+  }
+
+  /** @param {string} key */
+  scrollTo(key) {
+    const i = this.index.get(key);
+    if (i !== undefined) this.box.scrollTop = i * this.rowHeight;
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  /** Draw now (tests and the first paint need not wait for a frame). */
+  draw() {
+    const headHeight = this.head.getBoundingClientRect().height || this.rowHeight;
+    const top = Math.max(0, this.box.scrollTop - headHeight);
+    const visible = Math.ceil(this.box.clientHeight / this.rowHeight) + 1;
+    const first = Math.max(0, Math.floor(top / this.rowHeight) - this.overscan);
+    const last = Math.min(this.keys.length, first + visible + 2 * this.overscan);
+    this.resize(last - first);
+    this.first = first;
+    this.before.style.height = `${first * this.rowHeight}px`;
+    this.after.style.height = `${(this.keys.length - last) * this.rowHeight}px`;
+    this.rows.forEach((row, offset) => this.fill(row, first + offset, this.all));
+    this.dirty.clear();
+    this.all = false;
+  }
+
+  /** @param {number} count the number of drawn rows wanted */
+  resize(count) {
+    while (this.rows.length < count) {
+      const row = document.createElement("tr");
+      row.style.height = `${this.rowHeight}px`;
+      for (const column of this.columns) {
+        const cell = row.insertCell();
+        if (column.className) cell.className = column.className;
+      }
+      this.body.insertBefore(row, this.after);
+      this.rows.push(row);
+    }
+    while (this.rows.length > count) /** @type {HTMLTableRowElement} */ (this.rows.pop()).remove();
+  }
+
+  /**
+   * @param {HTMLTableRowElement} row
+   * @param {number} position
+   * @param {boolean} force
+   */
+  fill(row, position, force) {
+    const key = this.keys[position];
+    if (!force && row.dataset.key === key && !this.dirty.has(key)) return;
+    row.dataset.key = key;
+    row.setAttribute("aria-rowindex", String(position + 2));
+    this.columns.forEach((column, i) => column.render(row.cells[i], key));
+  }
+}
+
+/** @param {number} span */
+function spacer(span) {
+  const row = document.createElement("tr");
+  row.className = "spacer";
+  row.setAttribute("aria-hidden", "true");
+  const cell = row.insertCell();
+  cell.colSpan = span;
+  return row;
+}
