@@ -1,0 +1,87 @@
+"""The supervisor console (issue 8 item 3) in real headless Chromium: the presence wall and the
+queue board follow the event stream, an item's trace reads as "why this agent, why not the
+others" (R43), force-assign and transfer work from the console (R31), and reports show
+utilisation per agent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+from web_support import Server, submit
+
+
+def _console(server: Server, new_page: Callable[[], Page], who: str = "supervisor") -> Page:
+    page = new_page()
+    page.goto(server.sign_in_link(who, "console"))
+    expect(page.get_by_test_id("stream-state")).to_have_text("Live")
+    return page
+
+
+def _row(page: Page, table: str, key: str):  # type: ignore[no-untyped-def]
+    return page.get_by_test_id(table).locator(f'tr[data-key="{key}"]')
+
+
+def test_the_console_follows_a_handled_chat_to_its_trace_and_utilisation(
+    server: Server, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """A chat offered to alice, accepted and closed: her row shows the item and the capacity it
+    takes while she holds it, the queue board shows it waiting then gone, the item page says why
+    alice (R43) and why not bob, and the report shows her utilisation above zero (SPEC §8)."""
+    admin = server.client("admin")
+    admin.put("/v1/agents/alice/presence", json={"presence": "available"})
+    admin.put("/v1/agents/bob/presence", json={"presence": "away"})
+    page = _console(server, new_page)
+    alice = _row(page, "wall-table", "alice")
+    expect(alice).to_contain_text("Available")
+    expect(alice).to_contain_text("0/100 units")
+    item = submit(server, "chat-1")
+    expect(_row(page, "board-table", "chat_q")).to_contain_text("1")
+    offer = admin.get(f"/v1/work-items/{item['id']}").json()["offer"]
+    admin.post(f"/v1/offers/{offer['id']}/accept")
+    expect(alice).to_contain_text("40/100 units")
+    expect(alice).to_contain_text("Busy")
+    shot(page, "live-alice-busy")
+    admin.post(f"/v1/work-items/{item['id']}/complete", json={"wrap_up": False})
+    expect(alice).to_contain_text("0/100 units")
+
+    page.goto(f"{server.url}/ui/console/#item/{item['id']}")
+    expect(page.get_by_test_id("item-facts")).to_contain_text("Closed")
+    expect(page.get_by_test_id("why")).to_contain_text("alice was chosen")
+    expect(page.get_by_test_id("why-not")).to_contain_text("excluded for presence")
+    shot(page, "item-trace")
+
+    page.get_by_role("link", name="Reports").click()
+    agents = page.get_by_test_id("agents-table")
+    expect(agents.locator("tr", has_text="alice")).to_be_visible()
+    utilisation = agents.locator("tr", has_text="alice").locator("td").nth(1).inner_text()
+    assert utilisation not in ("0%", "—"), utilisation
+    expect(page.get_by_test_id("kpi-table")).to_contain_text("Interval")
+    shot(page, "reports")
+
+
+def test_a_supervisor_force_assigns_and_transfers_from_the_console(
+    server: Server, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """R31 from the item page: force-assign a waiting chat to bob (who is away), then transfer it
+    to the queue other_chat; the page and the server agree each time."""
+    admin = server.client("admin")
+    admin.put("/v1/agents/alice/presence", json={"presence": "away"})
+    admin.put("/v1/agents/bob/presence", json={"presence": "away"})
+    item = submit(server, "chat-2")
+    page = _console(server, new_page)
+    page.get_by_role("link", name="Items").click()
+    page.locator("#search-queue").select_option("chat_q")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_test_id("results").get_by_role("link", name="chat-2").click()
+    expect(page.get_by_test_id("item-facts")).to_contain_text("Queued")
+    page.get_by_label("Force-assign to agent").fill("bob")
+    page.get_by_role("button", name="Force-assign").click()
+    expect(page.get_by_role("status").filter(has_text="Assigned to bob")).to_be_visible()
+    assert admin.get(f"/v1/work-items/{item['id']}").json()["agent"] == "bob"
+    page.get_by_label("Transfer to queue").select_option("other_chat")
+    page.get_by_role("button", name="Transfer").first.click()
+    expect(page.get_by_role("status").filter(has_text="Transferred to other_chat")).to_be_visible()
+    assert admin.get(f"/v1/work-items/{item['id']}").json()["queue"] == "other_chat"
+    shot(page, "item-moved")
