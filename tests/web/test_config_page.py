@@ -61,7 +61,10 @@ def test_r42_a_valid_configuration_is_applied_and_the_agent_desktop_sees_it(
     """R42: validate shows the diff (a new queue), apply makes version 2 at once, and alice's own
     token reads her membership of the new queue (what her desktop is drawn from)."""
     page = _config_page(server, new_page)
-    _edit(page, ("queues:\n", "queues:\n  vip_chat:\n    kind: messaging\n    members:\n    - alice\n"))
+    _edit(
+        page,
+        ("queues:\n", "queues:\n  vip_chat:\n    kind: messaging\n    members:\n    - alice\n"),
+    )
     page.get_by_role("button", name="Validate and show the diff").click()
     expect(page.get_by_test_id("diff")).to_contain_text("vip_chat added")
     shot(page, "diff")
