@@ -189,7 +189,9 @@ def bench_server(clients: int, seconds: float, rate: float, as_json: bool) -> No
 
 
 # Subcommands that live beside their subsystem register themselves on `main` when imported.
+from unirouter.analytics import cli as _analytics_cli  # noqa: E402, F401
 from unirouter.server import cli as _server_cli  # noqa: E402, F401
 from unirouter.server import config_cli as _config_cli  # noqa: E402, F401
 from unirouter.sim import cli as _sim_cli  # noqa: E402, F401
 from unirouter.sim import staff_cli as _staff_cli  # noqa: E402, F401
+from unirouter.whatif import cli as _whatif_cli  # noqa: E402, F401

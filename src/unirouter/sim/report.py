@@ -427,3 +427,21 @@ pre { background: var(--band); border: 1px solid var(--line); border-radius: 6px
   overflow-x: auto; font-size: .85rem; line-height: 1.4; }
 footer { margin-top: 3rem; color: var(--muted); font-size: .8rem; }
 """.strip()
+
+
+def figure(chart: _report_plots.Chart) -> str:
+    """A chart as the report shows it (for pages that set reports side by side)."""
+    return _figure(chart)
+
+
+def page(title: str, body: Iterable[str]) -> str:
+    """A self-contained HTML page in the report's style around ``body``."""
+    return "\n".join(
+        ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+         f"<title>{_e(title)}</title>", f"<style>{_CSS}{_SIDE_BY_SIDE}</style>", "</head>",
+         "<body>", *body, f"<footer><p>Written by unirouter {_version()}.</p></footer>",
+         "</body>", "</html>", ""]
+    )  # fmt: skip
+
+
+_SIDE_BY_SIDE = ".side{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.side img{max-width:100%;height:auto}"

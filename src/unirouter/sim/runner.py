@@ -61,6 +61,7 @@ from unirouter.sim.scenario import Scenario
 __all__ = [
     "DRAIN_IDLE_S",
     "HARD_CAP_S",
+    "Demand",
     "RETAIN_CLOSED",
     "EventsFile",
     "Listener",
@@ -86,6 +87,24 @@ GC_THRESHOLD = 10_000
 Listener = Callable[[Event], None]
 
 
+class Traffic(Protocol):
+    """Where a run's arrivals come from: :class:`~unirouter.sim.traffic.Generator`, or recorded
+    demand (``unirouter replay``). ``next_time`` and ``item`` are called in pairs, per source."""
+
+    count: int
+
+    @property
+    def sources(self) -> range: ...
+
+    def next_time(self, source: int, after: float) -> float | None: ...
+
+    def item(self, source: int) -> traffic.Generated: ...
+
+
+#: Recorded demand for a replication: its seed to the traffic it sends (``unirouter replay``).
+Demand = Callable[[int], Traffic]
+
+
 # -- observers ---------------------------------------------------------------------------------------
 
 
@@ -100,7 +119,11 @@ class Observer(Protocol):
 
 
 class EventsFile:
-    """Writes each event as one JSON line the moment it comes (``--events FILE.jsonl``)."""
+    """Writes each event as one JSON line the moment it comes (``--events FILE.jsonl``).
+
+    ``item_created`` lines also carry the item's ``attributes``, ``customer`` and requested
+    ``skills`` (extra fields, SPEC §6.1.1), so ``unirouter capture`` can take a day's demand from
+    the file as from a server's log, whose intake commands hold them."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
@@ -108,10 +131,27 @@ class EventsFile:
     def on_events(self, events: Sequence[Event], engine: Engine, cause: agenda.Task | None) -> None:
         write = self._stream.write
         for event in events:
-            write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+            body = event.to_dict()
+            if event.type is EventType.ITEM_CREATED and event.item is not None:
+                body.update(_intake(engine, event.item))
+            write(json.dumps(body, ensure_ascii=False, default=str) + "\n")
 
     def on_refusal(self, refusal: results.Refusal) -> None:
         """Refusals are not engine events: the events file holds only what the engine emitted."""
+
+
+def _intake(engine: Engine, ident: str) -> dict[str, object]:
+    """What the item was submitted with, as its intake left it."""
+    try:
+        item = engine.item(ident)
+    except errors.NotFound:
+        return {}
+    skills = item.base_skills or item.skills
+    return {
+        "attributes": dict(item.attributes),
+        "customer": dict(item.customer),
+        "skills": [s.model_dump(exclude_defaults=True) for s in skills],
+    }
 
 
 # -- the run -------------------------------------------------------------------------------------------
@@ -125,8 +165,12 @@ def run(
     explain: bool = False,
     observers: Iterable[Observer] = (),
     listeners: Iterable[Listener] = (),
+    demand: Demand | None = None,
 ) -> results.RunResult:
     """Run ``scenario`` to its end, once per replication; ``seed`` overrides the scenario's.
+
+    ``demand`` replaces the scenario's generated arrivals by recorded ones (``unirouter replay``):
+    each replication gets the traffic ``demand(seed)`` sends, measured as generated traffic is.
 
     ``trace`` keeps every item's trace (R43) and returns it in the result; ``explain`` keeps traces
     only for the observers (the narrator reads why an item went where it went). Observers and
@@ -137,8 +181,10 @@ def run(
     runs: list[results.RunResult] = []
     with _fewer_collections():
         for index in range(scenario.replications):
-            runs.append(_replicate(scenario, seed, index, trace, explain, observers, listeners))
-    return results.combine(runs, seed=seed, generated=bool(scenario.arrivals))
+            runs.append(
+                _replicate(scenario, seed, index, trace, explain, observers, listeners, demand)
+            )
+    return results.combine(runs, seed=seed, generated=bool(scenario.arrivals) or demand is not None)
 
 
 @contextlib.contextmanager
@@ -160,6 +206,7 @@ def _replicate(
     explain: bool,
     observers: list[Observer],
     listeners: list[Listener],
+    demand: Demand | None = None,
 ) -> results.RunResult:
     """One replication, with its own engine and the seed derived for it."""
     one = _Run(
@@ -170,6 +217,7 @@ def _replicate(
         explain=explain,
         observers=observers,
         listeners=listeners,
+        demand=demand,
     )
     return one.run()
 
@@ -182,13 +230,20 @@ def busyness(scenario: Scenario, seed: int) -> float:
 
 
 class _Open:
-    """What the runner knows of an open generated item: its agent's and customer's times."""
+    """What the runner knows of an open generated item: its agent's and customer's times
+    (``handle_for``: the handle time depends on who takes it, recorded demand)."""
 
-    __slots__ = ("answered", "handle_s", "wrap_up_s")
+    __slots__ = ("answered", "handle_for", "handle_s", "wrap_up_s")
 
-    def __init__(self, handle_s: float, wrap_up_s: float) -> None:
+    def __init__(
+        self,
+        handle_s: float,
+        wrap_up_s: float,
+        handle_for: Callable[[str], float] | None = None,
+    ) -> None:
         self.handle_s = handle_s
         self.wrap_up_s = wrap_up_s
+        self.handle_for = handle_for
         self.answered = False
 
 
@@ -205,6 +260,7 @@ class _Run:
         explain: bool,
         observers: Iterable[Observer],
         listeners: Iterable[Listener] = (),
+        demand: Demand | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -218,15 +274,20 @@ class _Run:
             clock=self.clock,
             epoch=scenario.start,
             trace=trace or explain,
-            retain_closed=RETAIN_CLOSED if scenario.arrivals else None,
+            retain_closed=RETAIN_CLOSED if scenario.arrivals or demand is not None else None,
         )
         self.observers = list(observers)
         self.listeners = list(listeners)
         self.agenda = agenda.Agenda()
         self.factor = busyness(scenario, seed)
-        self.generator = traffic.Generator(
-            scenario.arrivals, seed=seed, factor=self.factor, until=scenario.duration
+        self.generator: Traffic = (
+            traffic.Generator(
+                scenario.arrivals, seed=seed, factor=self.factor, until=scenario.duration
+            )
+            if demand is None
+            else demand(seed)
         )
+        generated = bool(scenario.arrivals) or demand is not None
         self.open: dict[str, _Open] = {}  # generated items still open, by engine id
         self.callback_of: _Open | None = None  # a generated item overflowing to a callback (R12)
         # Agents' figures cover the generated day, not the drain after it (see kpis); a scripted
@@ -234,7 +295,7 @@ class _Run:
         self.kpi = kpis.KpiAccumulator(
             scenario.config,
             warmup_s=scenario.warmup,
-            end_s=scenario.duration if scenario.arrivals else None,
+            end_s=scenario.duration if generated else None,
         )
         self.closed: dict[str, WorkItem] = {}  # scripted items as they closed
         self.off_shift: set[str] = set()
@@ -500,8 +561,9 @@ class _Run:
             customer=made.customer,
             priority=made.priority,
             skills=list(made.skills) or None,
+            channel=made.channel,
         )
-        self.open[item.id] = _Open(made.handle_s, made.wrap_up_s)
+        self.open[item.id] = _Open(made.handle_s, made.wrap_up_s, made.handle_for)
         if made.patience_s is not None:
             self.agenda.push(now + made.patience_s, agenda.Abandon(item=item.id))
 
@@ -592,7 +654,7 @@ class _Run:
         if event.data.get("action") == "callback":
             held = self.open.get(event.item or "")
             if held is not None:  # the callback the engine makes next is this customer's
-                self.callback_of = _Open(held.handle_s, held.wrap_up_s)
+                self.callback_of = _Open(held.handle_s, held.wrap_up_s, held.handle_for)
 
     def _on_waiting(self, event: Event) -> None:
         self.waiting.add(event.item or "")
@@ -601,7 +663,7 @@ class _Run:
         self.waiting.discard(event.item or "")
 
     def _on_assigned(self, event: Event) -> None:
-        self._assigned(event.t, event.item or "")
+        self._assigned(event.t, event.item or "", event.agent or "")
 
     def _on_wrap_up(self, event: Event) -> None:
         self._wrapping_up(event.t, event.item or "")
@@ -620,11 +682,14 @@ class _Run:
         self.names[ident] = name
         self.ids.setdefault(name, ident)
 
-    def _assigned(self, t: float, ident: str) -> None:
-        """The item is done its handle time after each assignment (generated or ``handle_s``)."""
+    def _assigned(self, t: float, ident: str, agent: str) -> None:
+        """The item is done its handle time after each assignment (generated, the assigned
+        agent's for recorded demand, or ``handle_s``)."""
         generation = self.generation[ident] = self.generation.get(ident, 0) + 1
         held, spec = self.open.get(ident), self._spec(ident)
         handle_s = held.handle_s if held is not None else None if spec is None else spec.handle_s
+        if held is not None and held.handle_for is not None:
+            handle_s = held.handle_for(agent)
         if held is not None:
             held.answered = True
         if handle_s is not None:

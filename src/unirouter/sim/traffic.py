@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,9 @@ class Generated:
     handle_s: float
     patience_s: float | None
     wrap_up_s: float
+    channel: str | None = None
+    #: Recorded demand: the handle time by the agent who takes the item (else ``handle_s``).
+    handle_for: Callable[[str], float] | None = None
 
 
 class _Source:
