@@ -166,8 +166,12 @@ def run(
     observers: Iterable[Observer] = (),
     listeners: Iterable[Listener] = (),
     demand: Demand | None = None,
+    horizon_s: float | None = None,
 ) -> results.RunResult:
     """Run ``scenario`` to its end, once per replication; ``seed`` overrides the scenario's.
+
+    ``horizon_s`` stops each replication there even with items pending (they count as
+    ``left_open``), as a recorded day stops where its record does.
 
     ``demand`` replaces the scenario's generated arrivals by recorded ones (``unirouter replay``):
     each replication gets the traffic ``demand(seed)`` sends, measured as generated traffic is.
@@ -182,7 +186,9 @@ def run(
     with _fewer_collections():
         for index in range(scenario.replications):
             runs.append(
-                _replicate(scenario, seed, index, trace, explain, observers, listeners, demand)
+                _replicate(
+                    scenario, seed, index, trace, explain, observers, listeners, demand, horizon_s
+                )
             )
     return results.combine(runs, seed=seed, generated=bool(scenario.arrivals) or demand is not None)
 
@@ -207,6 +213,7 @@ def _replicate(
     observers: list[Observer],
     listeners: list[Listener],
     demand: Demand | None = None,
+    horizon_s: float | None = None,
 ) -> results.RunResult:
     """One replication, with its own engine and the seed derived for it."""
     one = _Run(
@@ -219,6 +226,8 @@ def _replicate(
         listeners=listeners,
         demand=demand,
     )
+    if horizon_s is not None:
+        one.cap = horizon_s
     return one.run()
 
 
@@ -714,7 +723,7 @@ class _Run:
         assert event.item is not None and event.agent is not None and event.offer is not None
         self.offers.setdefault(event.item, {})[event.agent] = event.offer
         behaviour = self.scenario.behaviour
-        if behaviour.manual:
+        if behaviour.manual or event.agent in behaviour.silent:
             return
         accept = self.rng.random() < behaviour.accept
         answer = agenda.AnswerOffer(offer=event.offer, agent=event.agent, accept=accept)

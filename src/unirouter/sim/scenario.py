@@ -51,6 +51,8 @@ class AgentBehaviour:
     accept: float = 1.0
     response_s: float = 0.0
     response: distributions.Distribution | None = None
+    #: Agents who never answer (their offers expire), e.g. a replayed day's absent human.
+    silent: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

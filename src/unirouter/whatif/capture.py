@@ -69,6 +69,7 @@ class _Reader:
         self.timeline: list[dict[str, Any]] = []
         self.presence: dict[str, dict[str, Any]] = {}
         self.submit: dict[str, Any] | None = None
+        self.answers: dict[str, dict[str, int]] = {}  # agent -> offers, accepted, declined
         self.kpis: kpis.KpiAccumulator | None = None
         self.known: set[str] = set()  # items the recorded KPIs follow (created before ``end``)
         self.first: float | None = None
@@ -140,7 +141,16 @@ class _Reader:
             item.queued_t = t
             item.line["queue"] = body.get("queue")
 
+    def answer(self, body: dict[str, Any], t: float) -> None:
+        """Offers made to, accepted and declined by each agent inside the window."""
+        if self.inside(t) and body.get("agent") is not None:
+            counts = self.answers.setdefault(body["agent"], {"offers": 0, "accepted": 0,
+                                                             "declined": 0})  # fmt: skip
+            key = {"offer_made": "offers", "offer_accepted": "accepted"}.get(body["type"])
+            counts[key or "declined"] += 1
+
     def offered(self, body: dict[str, Any], t: float) -> None:
+        self.answer(body, t)
         item = self.items.get(body.get("item", ""))
         if item is not None:
             item.offered_t = t
@@ -219,8 +229,9 @@ class _Reader:
                 item.line["handle_s"] = round(item.handle_s, 6)
             lines.append(item.line)
         header = {"format": FORMAT, "version": VERSION, "source": source, "from": start,
-                  "to": end, "duration_s": round(end - start, 6), "config": self.config,
-                  "agents": self.presence}  # fmt: skip
+                  "to": end, "duration_s": round(end - start, 6),
+                  "horizon_s": round(max(self.last, end) - start, 6), "config": self.config,
+                  "agents": self.presence, "answers": self.answers}  # fmt: skip
         return Capture(header=header, items=lines, timeline=self.timeline,
                        recorded=self.recorded(start, end))  # fmt: skip
 
@@ -237,6 +248,8 @@ _HANDLERS = {
     "item_queued": _Reader.queued,
     "offer_made": _Reader.offered,
     "item_assigned": _Reader.assigned,
+    "offer_accepted": _Reader.answer,
+    "offer_declined": _Reader.answer,
     "item_parked": _Reader.paused,
     "item_transferred": _Reader.paused,
     "item_wrap_up": _Reader.wrap_up,

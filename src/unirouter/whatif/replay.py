@@ -75,17 +75,29 @@ def replay(
         resample, first[0] = not first[0], False
         return demand.Recorded(items, rep_seed, resample)
 
-    result = runner.run(day, seed=seed, demand=traffic)
+    horizon = capture.header.get("horizon_s")
+    result = runner.run(day, seed=seed, demand=traffic,
+                        horizon_s=None if horizon is None else float(horizon))  # fmt: skip
     return Replayed(result=result, skipped=skipped, items=len(items))
 
 
 def _behaviour(capture: demand.CaptureFile) -> scenario.AgentBehaviour:
+    """Answer delays drawn from the recorded ones, accepting as often as the record's agents
+    did; an agent who had offers and answered none stays silent (its offers expire)."""
+    answers: dict[str, dict[str, int]] = capture.header.get("answers") or {}
+    accepted = sum(a.get("accepted", 0) for a in answers.values())
+    declined = sum(a.get("declined", 0) for a in answers.values())
+    silent = frozenset(
+        agent for agent, a in answers.items()
+        if a.get("offers") and not a.get("accepted") and not a.get("declined")
+    )  # fmt: skip
+    accept = accepted / (accepted + declined) if accepted + declined else 1.0
     delays = tuple(float(i["response_s"]) for i in capture.items if i["response_s"] is not None)
-    if not delays:
-        return scenario.AgentBehaviour()
-    if statistics.pstdev(delays) == 0:
-        return scenario.AgentBehaviour(response_s=delays[0])
-    return scenario.AgentBehaviour(response=distributions.Empirical(values=delays))
+    if not delays or statistics.pstdev(delays) == 0:
+        return scenario.AgentBehaviour(accept=accept, response_s=delays[0] if delays else 0.0,
+                                       silent=silent)  # fmt: skip
+    response = distributions.Empirical(values=delays)
+    return scenario.AgentBehaviour(accept=accept, response=response, silent=silent)
 
 
 def _timeline(capture: demand.CaptureFile, config: model.Config) -> tuple[actions.Action, ...]:
