@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from unirouter import config as configuration
@@ -25,7 +26,7 @@ from unirouter import storage
 from unirouter.config import model
 from unirouter.engine import events as engine_events
 from unirouter.server import commands
-from unirouter.sim import kpis
+from unirouter.sim import kpis, scenario
 
 __all__ = ["FORMAT", "VERSION", "Capture", "from_events", "from_store", "lines"]
 
@@ -217,7 +218,8 @@ class _Reader:
 
     # -- the result -------------------------------------------------------------------------------
 
-    def capture(self, source: str) -> Capture:
+    def capture(self, source: str, epoch: datetime) -> Capture:
+        """``epoch``: the wall-clock time of engine time 0 (the Unix epoch for a server)."""
         start = self.start if self.start is not None else 0.0
         end = self.end if self.end is not None else max(self.last, start)
         for item in self.items.values():  # still open where the record ends
@@ -228,7 +230,8 @@ class _Reader:
             if item.handled:
                 item.line["handle_s"] = round(item.handle_s, 6)
             lines.append(item.line)
-        header = {"format": FORMAT, "version": VERSION, "source": source, "from": start,
+        wall = (epoch + timedelta(seconds=start)).isoformat()
+        header = {"format": FORMAT, "version": VERSION, "source": source, "start": wall, "from": start,
                   "to": end, "duration_s": round(end - start, 6),
                   "horizon_s": round(max(self.last, end) - start, 6), "config": self.config,
                   "agents": self.presence, "answers": self.answers}  # fmt: skip
@@ -274,7 +277,7 @@ def from_store(
             else:
                 reader.event(body)
         after = page[-1].cursor
-    return reader.capture(source)
+    return reader.capture(source, datetime(1970, 1, 1, tzinfo=UTC))
 
 
 def from_events(
@@ -283,8 +286,10 @@ def from_events(
     start: float | None,
     end: float | None,
     source: str,
+    epoch: datetime = scenario.DEFAULT_START,
 ) -> Capture:
-    """The capture of ``[start, end)`` from a simulator's events (``--events``) under ``config``."""
+    """The capture of ``[start, end)`` from a simulator's events (``--events``) under ``config``,
+    whose time 0 was ``epoch`` (the scenario's ``start``)."""
     reader = _Reader(start, end)
     data = commands.config_json(config)
     first = True
@@ -295,7 +300,7 @@ def from_events(
         reader.event(body)
     if first:
         reader.config = data
-    return reader.capture(source)
+    return reader.capture(source, epoch)
 
 
 def lines(capture: Capture) -> Iterator[str]:

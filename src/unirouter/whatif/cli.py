@@ -54,8 +54,9 @@ def capture(
         assert events_file is not None
         if config_file is None:
             raise click.UsageError("--events needs --config FILE (the configuration it ran)")
-        config = load_config(config_file)
-        taken = captures.from_events(_events(events_file), config, begin, until, str(events_file))
+        config, epoch = load_config(config_file), scenario_start(config_file)
+        events = _events(events_file)
+        taken = captures.from_events(events, config, begin, until, str(events_file), epoch)
     _write(output, captures.lines(taken))
 
 
@@ -98,6 +99,19 @@ def load_config(path: Path) -> Any:
     if isinstance(data, dict) and "config" in data and ("duration" in data or "arrivals" in data):
         return scenario.load(path).config
     return cfg.load(path)
+
+
+def scenario_start(path: Path) -> Any:
+    """The ``start`` of a scenario file (the default start for a plain configuration)."""
+    from unirouter.sim import scenario
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        data = None
+    if isinstance(data, dict) and "config" in data and ("duration" in data or "arrivals" in data):
+        return scenario.load(path).start
+    return scenario.DEFAULT_START
 
 
 _AGENTS_HELP = "as-recorded (the presence timeline of the capture) or a scenario file's shifts."

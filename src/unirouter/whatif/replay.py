@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def build_scenario(
         shifts = scenario.load(Path(agents)).shifts
     return scenario.Scenario(
         config=config, config_source="candidate", duration=capture.duration_s, seed=seed,
+        start=_start(capture),
         behaviour=_behaviour(capture), events=events, replications=replications, shifts=shifts,
     )  # fmt: skip
 
@@ -79,6 +81,12 @@ def replay(
     result = runner.run(day, seed=seed, demand=traffic,
                         horizon_s=None if horizon is None else float(horizon))  # fmt: skip
     return Replayed(result=result, skipped=skipped, items=len(items))
+
+
+def _start(capture: demand.CaptureFile) -> datetime:
+    """The wall-clock time the captured window began (calendars and hours follow it)."""
+    start = capture.header.get("start")
+    return scenario.DEFAULT_START if not isinstance(start, str) else datetime.fromisoformat(start)
 
 
 def _behaviour(capture: demand.CaptureFile) -> scenario.AgentBehaviour:
