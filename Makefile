@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/theory.py
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/replay.py
 
 # The compiled build is a separate copy, never extension modules beside the sources: a stale .so
 # in src/ would shadow every later edit of its .py. Rebuild after changing the code.

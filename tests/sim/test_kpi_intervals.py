@@ -127,3 +127,26 @@ def test_days_follow_the_zone_of_from() -> None:
     start = windows.parse_time("2026-12-01T00:00:00+01:00", "from")
     span = windows.window(start, start + 3 * 86400, "1d", first=0.0, now=2e9)
     assert span.start == start and span.step == 86400
+
+
+def test_pooling_tallies_adds_every_field() -> None:
+    """Tally.add and AgentTotals.add are spelled out for speed: none of their fields is left out."""
+    from dataclasses import fields
+
+    from unirouter.sim._kpi_tally import AgentTotals, Tally
+
+    for make in (Tally, AgentTotals):
+        one = make()
+        for number, f in enumerate(fields(one), start=1):
+            value = {"presence_s": {"available": 1.0}}.get(f.name, number)
+            setattr(one, f.name, value)
+        total = make()
+        total.add(one)
+        total.add(one)
+        for f in fields(one):
+            if f.name == "max_wait_s":
+                assert total.max_wait_s == one.max_wait_s
+            elif f.name == "presence_s":
+                assert total.presence_s == {"available": 2.0}
+            else:
+                assert getattr(total, f.name) == 2 * getattr(one, f.name), f.name

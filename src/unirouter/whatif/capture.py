@@ -58,6 +58,10 @@ class Capture:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     recorded: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def duration_s(self) -> float:
+        return float(self.header["duration_s"])
+
 
 class _Reader:
     """Folds events (and, from a server log, commands) into a :class:`Capture`."""

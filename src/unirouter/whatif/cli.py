@@ -61,18 +61,13 @@ def capture(
 
 
 def _events(path: Path) -> Any:
+    """The events of a simulator ``--events`` file, each with ``seq``, ``t`` and ``type``."""
     from unirouter.whatif import demand
 
     with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                body = json.loads(line)
-            except ValueError as exc:
-                raise demand.CaptureError(str(path), number, None, f"not JSON ({exc})") from None
+        for number, body in demand.json_lines(str(path), stream):
             for key in ("seq", "t", "type"):
-                if not isinstance(body, dict) or key not in body:
+                if key not in body:
                     raise demand.CaptureError(str(path), number, key, "is missing")
             yield body
 
@@ -87,31 +82,34 @@ def _write(output: Path | None, lines: Any) -> None:
             stream.close()
 
 
+def _scenario(path: Path) -> Any:
+    """The scenario in ``path`` if it is a scenario file (``config:`` beside ``duration`` or
+    ``arrivals``), else None."""
+    from unirouter.sim import scenario
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        data = None
+    if isinstance(data, dict) and "config" in data and ("duration" in data or "arrivals" in data):
+        return scenario.load(path)
+    return None
+
+
 def load_config(path: Path) -> Any:
     """A configuration file, or the configuration of a scenario file (its ``config:``)."""
     from unirouter import config as cfg
-    from unirouter.sim import scenario
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        data = None
-    if isinstance(data, dict) and "config" in data and ("duration" in data or "arrivals" in data):
-        return scenario.load(path).config
-    return cfg.load(path)
+    found = _scenario(path)
+    return cfg.load(path) if found is None else found.config
 
 
 def scenario_start(path: Path) -> Any:
-    """The ``start`` of a scenario file (the default start for a plain configuration)."""
+    """The ``start`` of a scenario file (the simulator's default start for a configuration)."""
     from unirouter.sim import scenario
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        data = None
-    if isinstance(data, dict) and "config" in data and ("duration" in data or "arrivals" in data):
-        return scenario.load(path).start
-    return scenario.DEFAULT_START
+    found = _scenario(path)
+    return scenario.DEFAULT_START if found is None else found.start
 
 
 _AGENTS_HELP = "as-recorded (the presence timeline of the capture) or a scenario file's shifts."

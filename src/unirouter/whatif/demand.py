@@ -27,18 +27,17 @@ import bisect
 import json
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unirouter import errors
 from unirouter.config import model
 from unirouter.sim import traffic
+from unirouter.whatif import capture
 
-__all__ = ["CaptureError", "CaptureFile", "Recorded", "read"]
+__all__ = ["CaptureError", "CaptureFile", "Recorded", "json_lines", "read", "usable"]
 
-FORMAT = "unirouter-capture"
-VERSION = 1
+FORMAT, VERSION = capture.FORMAT, capture.VERSION
 
 _ITEM_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     # name: (types, may be null)
@@ -73,18 +72,8 @@ class CaptureError(errors.UnirouterError):
         super().__init__(f"{where}: {message}")
 
 
-@dataclass(slots=True)
-class CaptureFile:
-    """A read capture: header, items, the agents' timeline and the recorded KPIs."""
-
-    header: dict[str, Any]
-    items: list[dict[str, Any]] = field(default_factory=list)
-    timeline: list[dict[str, Any]] = field(default_factory=list)
-    recorded: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration_s(self) -> float:
-        return float(self.header["duration_s"])
+#: A read capture file (the same shape :mod:`unirouter.whatif.capture` writes).
+CaptureFile = capture.Capture
 
 
 def read(path: Path) -> CaptureFile:
@@ -94,7 +83,7 @@ def read(path: Path) -> CaptureFile:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CaptureError(name, 0, None, f"cannot be read: {exc}") from None
-    rows = _json_lines(name, text.splitlines())
+    rows = json_lines(name, text.splitlines())
     first = next(rows, None)
     if first is None:
         raise CaptureError(name, 1, None, "the file is empty; expected a capture header")
@@ -104,7 +93,8 @@ def read(path: Path) -> CaptureFile:
     return capture
 
 
-def _json_lines(name: str, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def json_lines(name: str, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of ``lines`` as (line number, JSON object), or a :class:`CaptureError`."""
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
