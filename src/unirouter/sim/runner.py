@@ -61,8 +61,8 @@ from unirouter.sim.scenario import Scenario
 __all__ = [
     "DRAIN_IDLE_S",
     "HARD_CAP_S",
-    "Demand",
     "RETAIN_CLOSED",
+    "Demand",
     "EventsFile",
     "Listener",
     "Observer",
@@ -227,7 +227,7 @@ def _replicate(
         demand=demand,
     )
     if horizon_s is not None:
-        one.cap = horizon_s
+        one.cap, one.horizon = horizon_s, True
     return one.run()
 
 
@@ -314,6 +314,7 @@ class _Run:
         for source in self.generator.sources:
             self._next_arrival(source, 0.0)
         self.cap = scenario.duration + HARD_CAP_S
+        self.horizon = False  # the cap is where a replayed record ends (run(horizon_s=))
         self.counts: dict[EventType, int] = dict.fromkeys(EventType, 0)
         self.refusals: list[results.Refusal] = []
         self.ids: dict[str, str] = {}  # scenario id (external id) -> engine id
@@ -369,6 +370,9 @@ class _Run:
     def _why_stopped(self, t: float) -> str:
         """The sentence a stopped drain reports: when, why and what was still open."""
         still = len(self.waiting) + len(self.open)
+        if self.horizon and t > self.cap:
+            return (f"the replay stopped at {self.cap:.0f} s, where the record ends: {still} "
+                    "item(s) still open count as left_open, as in the record")  # fmt: skip
         limit = "the 7-day limit after the arrivals stopped" if t > self.cap else (
             f"{DRAIN_IDLE_S / 3600:.0f} h without an event")  # fmt: skip
         return (
