@@ -169,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mails", type=int, default=2000)
     parser.add_argument("--texts", type=int, default=5000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)

@@ -50,7 +50,8 @@ class _Handler:
         except mails.MailRejected as rejected:
             return f"550 5.6.0 {rejected.reason}"
         try:
-            metas = await asyncio.to_thread(intake.store_attachments, self.folder, mail.attachments)
+            metas = (await asyncio.to_thread(intake.store_attachments, self.folder, mail.attachments)
+                     if mail.attachments else [])  # fmt: skip
         except OSError as error:
             log.error("storing attachments failed: %s", error)
             return "451 4.3.0 attachments cannot be stored now; try again later"
