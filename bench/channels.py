@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -106,21 +107,20 @@ def mails_per_second(port: int, total: int, clients: int) -> float:
     return per * clients / (time.perf_counter() - started)
 
 
-async def _texts(url: str, total: int, concurrency: int) -> float:
-    """Signed JSON messages answered 200 per second over keep-alive connections (the server
-    benchmark's lean client, so the figure is the server's, not httpx's)."""
-    connections = [await bench_server._Connection.open(url, {}) for _ in range(concurrency)]
+async def _closed_loop(
+    url: str, headers: dict[str, str], total: int, concurrency: int,
+    request: Callable[[int], tuple[str, dict[str, Any] | bytes, dict[str, str], int]],
+) -> float:  # fmt: skip
+    """``total`` requests answered as expected, per second, over ``concurrency`` keep-alive
+    connections (the server benchmark's lean client, so the figure is the server's)."""
+    connections = [await bench_server._Connection.open(url, headers) for _ in range(concurrency)]
     queue = list(range(total))
 
     async def one(connection: Any) -> None:
         while queue:
-            n = queue.pop()
-            raw = json.dumps({"id": f"b-{n}", "from": f"+1555{n % 500:07d}", "text": "hi"}).encode()
-            stamp = int(time.time())
-            headers = {signing.TIMESTAMP_HEADER: str(stamp),
-                       signing.SIGNATURE_HEADER: signing.sign(SECRET, stamp, raw)}  # fmt: skip
-            status, answer = await connection.post("/v1/channels/messaging/app", raw, headers)
-            assert status == 200, answer
+            path, body, extra, expected = request(queue.pop())
+            status, answer = await connection.post(path, body, extra)
+            assert status == expected, answer
 
     started = time.perf_counter()
     try:
@@ -131,26 +131,18 @@ async def _texts(url: str, total: int, concurrency: int) -> float:
             await connection.close()
 
 
-async def _plain(url: str, total: int, concurrency: int) -> float:
-    """Plain ``POST /v1/work-items`` intakes/s on the same server: the yardstick of this run."""
-    auth = {"Authorization": f"Bearer {ADMIN}"}
-    connections = [await bench_server._Connection.open(url, auth) for _ in range(concurrency)]
-    queue = list(range(total))
+def _text(n: int) -> tuple[str, dict[str, Any] | bytes, dict[str, str], int]:
+    """A signed JSON webhook message (500 customers, so most join their conversation)."""
+    raw = json.dumps({"id": f"b-{n}", "from": f"+1555{n % 500:07d}", "text": "hi"}).encode()
+    stamp = int(time.time())
+    headers = {signing.TIMESTAMP_HEADER: str(stamp),
+               signing.SIGNATURE_HEADER: signing.sign(SECRET, stamp, raw)}  # fmt: skip
+    return "/v1/channels/messaging/app", raw, headers, 200
 
-    async def one(connection: Any) -> None:
-        while queue:
-            n = queue.pop()
-            status, answer = await connection.post("/v1/work-items",
-                                                   {"external_id": f"p-{n}", "workstream": "chat"})  # fmt: skip
-            assert status == 201, answer
 
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(one(c) for c in connections))
-        return total / (time.perf_counter() - started)
-    finally:
-        for connection in connections:
-            await connection.close()
+def _intake(n: int) -> tuple[str, dict[str, Any] | bytes, dict[str, str], int]:
+    """A plain ``POST /v1/work-items``: the yardstick of this run."""
+    return "/v1/work-items", {"external_id": f"p-{n}", "workstream": "chat"}, {}, 201
 
 
 def deliveries_per_second(settle_s: float = 3.0) -> tuple[float, int]:
@@ -179,8 +171,9 @@ def main() -> None:
         process, url, port = _serve(Path(folder), hook)
         try:
             mails = mails_per_second(port, args.mails, args.clients)
-            texts = asyncio.run(_texts(url, args.texts, 4 * args.clients))
-            plain = asyncio.run(_plain(url, args.texts, 4 * args.clients))
+            texts = asyncio.run(_closed_loop(url, {}, args.texts, 4 * args.clients, _text))
+            auth = {"Authorization": f"Bearer {ADMIN}"}
+            plain = asyncio.run(_closed_loop(url, auth, args.texts, 4 * args.clients, _intake))
             deliveries, delivered = deliveries_per_second()
         finally:
             process.send_signal(signal.SIGTERM)

@@ -4,40 +4,17 @@ an email item of the demo's email workstream."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import threading
 from pathlib import Path
 
 import httpx
 from channel_support import mail, send, wait_for
-from server_support import CLI
-from test_demo import _tokens
+from test_demo import _tokens, start_demo
 
 
 def test_the_demo_prints_its_smtp_port_and_takes_mail(tmp_path: Path) -> None:
     """The mail sent to the printed port becomes an email item, readable with the admin token."""
-    args = [
-        "demo",
-        "--port",
-        "0",
-        "--speed",
-        "30",
-        "--duration",
-        "60",
-        "--db",
-        str(tmp_path / "d.db"),
-    ]
-    process = subprocess.Popen(
-        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    threading.Thread(target=lambda: list(process.stderr or []), daemon=True).start()
-    lines: list[str] = []
+    process, lines, _ = start_demo(tmp_path)
     try:
-        while not any("(you)" in line for line in lines):
-            line = process.stdout.readline()
-            assert line, f"the demo ended early: {lines}"
-            lines.append(line)
         url, tokens = _tokens(lines)
         [smtp] = [line.split()[2] for line in lines if line.strip().startswith("mail (SMTP)")]
         _, port = smtp.rsplit(":", 1)

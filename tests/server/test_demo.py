@@ -27,9 +27,9 @@ def _tokens(lines: list[str]) -> tuple[str, dict[str, str]]:
     return url, tokens
 
 
-def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """SPEC §6.2 `unirouter demo`: URLs and ready tokens printed; items handled by synthetic
-    agents; no synthetic agent answers the human's offers; Ctrl-C stops it with exit 0."""
+def start_demo(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], list[str]]:
+    """``unirouter demo`` at 30x speed, read up to its last announcement line: the process, the
+    lines it printed, and its stderr (filled as it comes)."""
     args = [
         "demo",
         "--port",
@@ -48,11 +48,21 @@ def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_
     errors: list[str] = []
     threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True).start()
     lines: list[str] = []
+    while not any("(you)" in line for line in lines):
+        line = process.stdout.readline()
+        if not line:
+            process.kill()
+            raise AssertionError(f"the demo ended early: {lines} {errors}")
+        lines.append(line)
+    return process, lines, errors
+
+
+def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """SPEC §6.2 `unirouter demo`: URLs and ready tokens printed; items handled by synthetic
+    agents; no synthetic agent answers the human's offers; Ctrl-C stops it with exit 0."""
+    process, lines, errors = start_demo(tmp_path)
+    assert process.stdout is not None
     try:
-        while not any("(you)" in line for line in lines):
-            line = process.stdout.readline()
-            assert line, f"the demo ended early: {lines} {errors}"
-            lines.append(line)
         url, tokens = _tokens(lines)
         assert set(tokens) == {"admin", "supervisor", "intake", "alice"}
         assert any(f"{url}/openapi.json" in line for line in lines)
