@@ -64,7 +64,7 @@ def log_bodies(db: Path) -> list[bytes]:
         return [bytes(row[0]) for row in connection.execute("select body from records")]
 
 
-def wait_for(probe: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_for(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
     """The first truthy value of ``probe()`` within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

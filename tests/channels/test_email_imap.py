@@ -54,16 +54,16 @@ def test_mail_in_the_mailbox_becomes_items_and_is_flagged_seen(
 ) -> None:
     """Mail waiting before the start, and a reply after it, are taken; all end up seen."""
     mailbox.deliver("one", mail(message_id="<imap-1@example.org>").as_bytes())
-    server = _serve(tmp_path, mailbox, 30, monkeypatch)
+    server = _serve(tmp_path, mailbox, 60, monkeypatch)
     try:
-        [item] = wait_for(lambda: _email_items(server))
+        [item] = wait_for(lambda: _email_items(server), timeout=20)
         assert item["attributes"]["subject"] == "Printer on fire"
         reply = mail("Re: Printer on fire", "More smoke.", message_id="<imap-2@example.org>",
                      In_Reply_To="<imap-1@example.org>")  # fmt: skip
         mailbox.deliver("two", reply.as_bytes())
-        # IDLE: the push wakes the poller long before poll_s (30 s) would.
-        assert wait_for(lambda: len(messages(server.client(), item["id"])) == 2, timeout=8)
-        assert wait_for(lambda: _unseen(mailbox) == 0)
+        # IDLE: the push wakes the poller before poll_s (60 s) would.
+        assert wait_for(lambda: len(messages(server.client(), item["id"])) == 2, timeout=20)
+        assert wait_for(lambda: _unseen(mailbox) == 0, timeout=20)
         assert server.client().get("/v1/channels").json()["email"]["imap"]["idle"] is True
     finally:
         server.stop()
@@ -75,17 +75,19 @@ def test_a_mail_fetched_again_after_a_restart_is_not_doubled(
     """A mail the server took but did not flag (its flag lost) is fetched again and recognised by
     its Message-ID: still one item."""
     mailbox.deliver("one", mail(message_id="<again@example.org>").as_bytes())
-    server = _serve(tmp_path, mailbox, 30, monkeypatch)
-    assert wait_for(lambda: _email_items(server)) and wait_for(lambda: _unseen(mailbox) == 0)
+    server = _serve(tmp_path, mailbox, 60, monkeypatch)
+    assert wait_for(lambda: _email_items(server)) and wait_for(
+        lambda: _unseen(mailbox) == 0, timeout=20
+    )
     server.stop()
     client = imaplib.IMAP4("127.0.0.1", mailbox.port)
     client.login(USER, PASSWORD)
     client.select("INBOX")
     client.uid("STORE", "1:*", "-FLAGS", "(\\Seen)")
     client.logout()
-    server = _serve(tmp_path, mailbox, 30, monkeypatch)
+    server = _serve(tmp_path, mailbox, 60, monkeypatch)
     try:
-        assert wait_for(lambda: _unseen(mailbox) == 0)
+        assert wait_for(lambda: _unseen(mailbox) == 0, timeout=20)
         assert len(_email_items(server)) == 1
     finally:
         server.stop()
