@@ -708,6 +708,28 @@ def test_closest_offers_to_an_under_qualified_agent_when_no_one_else_is_free(rig
     assert offered_to(r, submit(r, "c1", skills=FRENCH_5)) == "under"
 
 
+def test_r18_closeness_counts_every_required_skill(rig: Rigger) -> None:
+    """R18: over by 2 on billing (exact on french) is farther than over by 1 on french alone."""
+    agents = {
+        "two_over": {"skills": {"billing": 7, "french": 5}, "capacity_units": 500},
+        "one_over": {"skills": {"billing": 5, "french": 6}},
+    }
+    r = rig(config(agents, workstream=CLOSEST))
+    needs = [need("billing", 5), need("french", 5)]
+    assert offered_to(r, submit(r, "c1", skills=needs)) == "one_over"
+
+
+def test_r18_an_optional_skill_does_not_stop_the_closeness_of_the_others(rig: Rigger) -> None:
+    """R18: an optional skill is skipped, and the required ones after it still count."""
+    agents = {
+        "over": {"skills": {"french": 9}, "capacity_units": 500},
+        "exact": {"skills": {"french": 5}},
+    }
+    r = rig(config(agents, workstream=CLOSEST))
+    needs = [model.SkillReq(name="billing", level=1, optional=True), need("french", 5)]
+    assert offered_to(r, submit(r, "c1", skills=needs)) == "exact"
+
+
 def test_closest_prefers_the_closer_over_qualified_agent(rig: Rigger) -> None:
     """R18: among over-qualified agents, the one closest to the required level goes first."""
     agents = {

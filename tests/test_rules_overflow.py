@@ -210,6 +210,18 @@ def test_an_ewt_not_over_the_threshold_does_not_overflow(rig: MakeRig) -> None:
     assert item.queue == "main"
 
 
+def test_r12_ewt_is_infinite_with_nobody_staffing_once_handle_times_are_known(
+    rig: MakeRig,
+) -> None:
+    """R12, §8: a handle time was seen but every member is offline: EWT is infinite and overflows."""
+    r = build(rig, config("[{when: {ewt_s: 100000}, action: {transfer: backup}}]"))
+    handled_once(r, 100.0)
+    r.engine.set_presence("a", BasePresence.OFFLINE)
+    assert r.engine.queue_status("main")["ewt_s"] == float("inf")
+    item = submit(r, "c-1")
+    assert overflowed(r, item.id) == [("main", "ewt_s", "transfer")]
+
+
 def test_no_agents_overflows_when_every_member_is_offline(rig: MakeRig) -> None:
     """R12: with no member logged in, the no_agents action runs."""
     r = build(

@@ -333,6 +333,22 @@ def test_eligible_preferred_agent_is_chosen_before_the_method(rig: Rigger) -> No
     assert item.agent == "cid"
 
 
+def test_r43_preferred_agents_refused_are_named_by_reason(rig: Rigger) -> None:
+    """R30, R43: a preferred agent who is away is excluded for presence, a full one for capacity,
+    one outside the queue for membership."""
+    text = preferred_config("wait").replace("members: [ann, ben, cid]", "members: [ann, ben]")
+    text = text.replace("ben: {}", "ben: {capacity_units: 150}")  # busy with 50 units free
+    r = rig(text)
+    r.engine.set_presence("ann", BasePresence.AWAY)
+    r.engine.submit(external_id="busy", workstream="cases", preferred_agents=["ben"])
+    item = r.engine.submit(
+        external_id="c1", workstream="cases", preferred_agents=["ann", "ben", "cid"]
+    )
+    [entry] = [e for e in item.trace if e["stage"] == "assign"]
+    excluded = {reason: slot["agents"] for reason, slot in entry["excluded"].items()}
+    assert excluded == {"presence": ["ann"], "capacity": ["ben"], "membership": ["cid"]}
+
+
 def test_fallback_queue_gives_item_to_method_choice_when_no_preferred_agent_is_eligible(
     rig: Rigger,
 ) -> None:
