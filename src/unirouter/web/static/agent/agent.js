@@ -1,6 +1,273 @@
 // @ts-check
+/**
+ * The agent desktop: presence, offers with their countdown, the agent's work with its capacity,
+ * and the conversation of the chosen item. State comes from the agent's WebSocket stream (the
+ * connection is the agent's liveness, R35) and is re-read from `GET /v1/agents/{id}` on every
+ * event that names the agent; actions are plain API calls.
+ */
+
+import * as api from "../common/api.js";
+import { clock, t } from "../common/i18n.js";
 import * as session from "../common/session.js";
 
+const BASES = ["available", "busy", "busy_dnd", "away", "offline"];
+/** Custom presences: a label shown to people, mapped to the base presence routing reads (R32). */
+const LABELS = [
+  { label: "lunch", base: "away" },
+  { label: "meeting", base: "busy_dnd" },
+  { label: "training", base: "busy_dnd" },
+];
+const DECLINE_REASONS = ["busy", "wrong_skill", "end_of_shift", "other"];
+const RECONNECT_MS = 1000;
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * @param {string} tag
+ * @param {Record<string, string>} [attrs]
+ * @param {(Node | string)[]} [children]
+ */
+function el(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
 const me = await session.enter("agent");
-/** @type {HTMLElement} */ (document.getElementById("who")).textContent = me.agent || me.name;
-document.getElementById("sign-out")?.addEventListener("click", session.signOut);
+const agentId = /** @type {string} */ (me.agent);
+/** @type {any} */
+let agent = null;
+/** @type {Map<string, any>} */
+const items = new Map();
+/** @type {string | null} */
+let selected = null;
+
+$("who").textContent = agentId;
+$("sign-out").addEventListener("click", session.signOut);
+drawPresenceChoices();
+$("presence").addEventListener("change", () => void setPresence());
+$("reply").addEventListener("submit", (e) => (e.preventDefault(), void reply()));
+$("transfer").addEventListener("submit", (e) => (e.preventDefault(), void transfer()));
+connect();
+setInterval(tick, 250);
+
+function drawPresenceChoices() {
+  const select = /** @type {HTMLSelectElement} */ ($("presence"));
+  const options = BASES.map((base) => el("option", { value: base }, [t(`agent.presence.${base}`)]));
+  for (const { label, base } of LABELS) {
+    const text = t("agent.presence.custom", { label: t(`agent.presence.labels.${label}`), base: t(`agent.presence.${base}`) });
+    options.push(el("option", { value: `${base}|${label}` }, [text]));
+  }
+  select.replaceChildren(...options);
+}
+
+/** @param {string} message */
+function fail(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+/** @param {() => Promise<any>} action */
+async function attempt(action) {
+  fail("");
+  try {
+    await action();
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  await refresh();
+}
+
+function connect() {
+  const ws = api.socket(`/v1/agents/${api.seg(agentId)}/stream`);
+  ws.addEventListener("open", () => showLink(true));
+  ws.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+  ws.addEventListener("close", () => {
+    showLink(false);
+    setTimeout(connect, RECONNECT_MS);
+  });
+}
+
+/** R35: a dropped connection is said at once; the desktop reconnects by itself. @param {boolean} up */
+function showLink(up) {
+  const badge = $("link");
+  badge.className = `badge ${up ? "ok" : "bad"}`;
+  badge.textContent = t(up ? "agent.link.up" : "agent.link.down");
+  badge.dataset.state = up ? "up" : "down";
+}
+
+/** @param {any} frame */
+function onFrame(frame) {
+  if (frame.type === "hello") return void draw(frame.agent);
+  if (frame.type === "message" && frame.message.item === selected) return addMessage(frame.message);
+  if (frame.type === "event") void refresh();
+}
+
+async function refresh() {
+  draw(await api.get(`/v1/agents/${api.seg(agentId)}`));
+}
+
+/** @param {any} state */
+async function draw(state) {
+  agent = state;
+  const ids = [...state.active, ...state.offers.map((/** @type {any} */ o) => o.item)];
+  if (selected && !ids.includes(selected)) ids.push(selected);
+  await Promise.all(ids.map(async (id) => items.set(id, await api.get(`/v1/work-items/${api.seg(id)}`))));
+  drawPresence();
+  drawOffers();
+  drawWork();
+  if (selected && items.get(selected)?.state === "closed") selected = null;
+  drawConversationHeader();
+}
+
+function drawPresence() {
+  const select = /** @type {HTMLSelectElement} */ ($("presence"));
+  const custom = LABELS.find((l) => l.label === agent.label && l.base === agent.presence);
+  select.value = custom ? `${custom.base}|${custom.label}` : agent.presence;
+  const profiles = Object.entries(agent.profiles)
+    .map(([name, p]) => t("agent.capacity.profile", { name, used: p.used, limit: p.limit }))
+    .join(" · ");
+  $("capacity").textContent = [
+    t("agent.capacity.units", { used: agent.used_units, free: agent.free_units, total: agent.capacity_units }),
+    profiles,
+  ].filter(Boolean).join(" · ");
+}
+
+async function setPresence() {
+  const [presence, label] = /** @type {HTMLSelectElement} */ ($("presence")).value.split("|");
+  const body = label ? { presence, label } : { presence };
+  await attempt(() => api.put(`/v1/agents/${api.seg(agentId)}/presence`, body));
+}
+
+/** @param {any} item */
+function summary(item) {
+  const who = item.customer?.name || item.customer?.id || item.external_id;
+  return t("agent.item.summary", { channel: item.channel || item.workstream, queue: item.queue || "", who });
+}
+
+function drawOffers() {
+  const list = $("offers");
+  list.replaceChildren(...agent.offers.map(offerCard));
+  $("no-offers").hidden = agent.offers.length > 0;
+}
+
+/** @param {any} offer */
+function offerCard(offer) {
+  const item = items.get(offer.item) || { channel: "", external_id: offer.item };
+  const reason = el("select", { "aria-label": t("agent.offers.reason") },
+    DECLINE_REASONS.map((r) => el("option", { value: r }, [t(`agent.offers.reasons.${r}`)])));
+  const accept = el("button", { type: "button", class: "primary" }, [t("agent.offers.accept")]);
+  const decline = el("button", { type: "button" }, [t("agent.offers.decline")]);
+  accept.addEventListener("click", () => void attempt(() => api.post(`/v1/offers/${api.seg(offer.id)}/accept`)));
+  decline.addEventListener("click", () => void attempt(() =>
+    api.post(`/v1/offers/${api.seg(offer.id)}/decline`, { reason: /** @type {HTMLSelectElement} */ (reason).value })));
+  const countdown = el("span", { class: "countdown", "data-expires": String(offer.expires_at) });
+  return el("li", { class: "card offer", "data-testid": "offer" }, [
+    el("p", {}, [el("strong", {}, [t("agent.offers.new")]), " ", summary(item)]),
+    el("p", {}, [t("agent.offers.expires"), " ", countdown]),
+    el("div", { class: "inline" }, [accept, decline, reason]),
+  ]);
+}
+
+function tick() {
+  const now = Date.now() / 1000;
+  for (const node of document.querySelectorAll("[data-expires]")) {
+    node.textContent = clock(Number(/** @type {HTMLElement} */ (node).dataset.expires) - now);
+  }
+  for (const node of document.querySelectorAll("[data-since]")) {
+    node.textContent = clock(now - Number(/** @type {HTMLElement} */ (node).dataset.since));
+  }
+}
+
+/** The agent's items: the active ones, and the open one while in wrap-up or parked. */
+function mine() {
+  const ids = [...agent.active];
+  if (selected && !ids.includes(selected)) ids.push(selected);
+  return ids;
+}
+
+function drawWork() {
+  const ids = mine();
+  $("work").replaceChildren(...ids.map((id) => workCard(items.get(id))));
+  $("no-work").hidden = ids.length > 0;
+}
+
+/** @param {any} item */
+function workCard(item) {
+  const open = el("button", { type: "button" }, [t("agent.work.open")]);
+  open.addEventListener("click", () => void select(item.id));
+  const state = el("span", { class: `badge ${item.state === "assigned" ? "ok" : "muted"}` }, [t(`agent.state.${item.state}`)]);
+  return el("li", { class: `card${item.id === selected ? " selected" : ""}`, "data-testid": "work" }, [
+    el("p", {}, [state, " ", summary(item)]),
+    open,
+  ]);
+}
+
+/** @param {string} id */
+async function select(id) {
+  selected = id;
+  drawWork();
+  drawConversationHeader();
+  const body = await api.get(`/v1/work-items/${api.seg(id)}/messages`);
+  $("messages").replaceChildren();
+  for (const message of body.messages) addMessage(message);
+  /** @type {HTMLElement} */ ($("reply-text")).focus();
+}
+
+function drawConversationHeader() {
+  $("conv").hidden = !selected;
+  $("conv-none").hidden = !!selected;
+  if (!selected) return;
+  const item = items.get(selected);
+  const since = item.times?.[item.state];
+  $("conv-state").replaceChildren(
+    el("strong", {}, [t(`agent.state.${item.state}`)]), " ", summary(item),
+    ...(since ? [" · ", el("span", { "data-since": String(since) })] : []),
+  );
+  drawActions(item);
+}
+
+/** The lifecycle actions the item's state allows. @param {any} item */
+function drawActions(item) {
+  /** @type {Record<string, [string, any][]>} */
+  const byState = {
+    assigned: [["complete", {}], ["park", undefined]],
+    wrap_up: [["close", undefined]],
+    parked: [["resume", undefined]],
+  };
+  const buttons = (byState[item.state] || []).map(([action, body]) => {
+    const button = el("button", { type: "button" }, [t(`agent.actions.${action}`)]);
+    button.addEventListener("click", () => void attempt(() => api.post(`/v1/work-items/${api.seg(item.id)}/${action}`, body)));
+    return button;
+  });
+  $("actions").replaceChildren(...buttons);
+}
+
+/** @param {any} message */
+function addMessage(message) {
+  const side = message.sender === "customer" ? "customer" : "agent";
+  const who = side === "customer" ? t("agent.conversation.customer") : t("agent.conversation.you");
+  $("messages").append(el("li", { class: side }, [el("span", { class: "who" }, [who]), message.text]));
+}
+
+async function reply() {
+  const box = /** @type {HTMLTextAreaElement} */ ($("reply-text"));
+  const text = box.value.trim();
+  if (!text || !selected) return;
+  const id = selected;
+  await attempt(async () => {
+    await api.post(`/v1/work-items/${api.seg(id)}/messages`, { text });
+    box.value = "";
+  });
+}
+
+async function transfer() {
+  const to = /** @type {HTMLInputElement} */ ($("transfer-to")).value.trim();
+  const kind = /** @type {HTMLSelectElement} */ ($("transfer-kind")).value;
+  if (!to || !selected) return;
+  const id = selected;
+  await attempt(() => api.post(`/v1/work-items/${api.seg(id)}/transfer`, { [kind]: to }));
+}

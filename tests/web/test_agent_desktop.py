@@ -1,0 +1,107 @@
+"""The agent desktop (issue 8 item 2) in a real browser against a real server. The customer side
+runs over the public API with the conversation's customer token (SPEC §6.3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect
+from web_support import Server, submit
+
+
+def _desk(server: Server, new_page: Callable[[], Page], who: str = "alice") -> Page:
+    page = new_page()
+    page.goto(server.sign_in_link(who))
+    expect(page.get_by_role("status")).to_have_text("Connected")
+    page.get_by_label("My presence").select_option("available")
+    expect(page.get_by_label("My presence")).to_have_value("available")
+    return page
+
+
+def test_alice_takes_a_chat_talks_completes_and_closes_it(
+    server: Server, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """Offer with a countdown → accept → messages both ways → complete (wrap-up) → close."""
+    page = _desk(server, new_page)
+    item = submit(server, "c1", customer={"id": "cust-1", "name": "Chloé"})
+    offer = page.get_by_test_id("offer")
+    expect(offer).to_contain_text("Chloé")
+    expect(offer.locator(".countdown")).to_have_text(re.compile(r"^4:5\d$"))
+    shot(page, "offer")
+    offer.get_by_role("button", name="Accept").click()
+    work = page.get_by_test_id("work")
+    expect(work).to_contain_text("Assigned")
+    work.get_by_role("button", name="Open").click()
+    customer = server.client(item["customer_token"])
+    assert (
+        customer.post(f"/v1/work-items/{item['id']}/messages", json={"text": "Hello?"}).status_code
+        == 201
+    )
+    expect(page.locator(".messages")).to_contain_text("Hello?")
+    page.get_by_label("Reply").fill("Hi Chloé, how can I help?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".messages")).to_contain_text("how can I help")
+    texts = [
+        m["text"] for m in customer.get(f"/v1/work-items/{item['id']}/messages").json()["messages"]
+    ]
+    assert texts == ["Hello?", "Hi Chloé, how can I help?"]
+    shot(page, "conversation")
+    page.get_by_role("button", name="Complete (wrap up)").click()
+    expect(page.locator("#conv-state")).to_contain_text("Wrap-up")
+    page.get_by_role("button", name="Close").click()
+    expect(page.get_by_test_id("work")).to_have_count(0)
+    with server.client("admin") as admin:
+        assert admin.get(f"/v1/work-items/{item['id']}").json()["state"] == "closed"
+
+
+def test_a_declined_offer_leaves_the_desk_with_its_reason(
+    server: Server, new_page: Callable[[], Page]
+) -> None:
+    """R25: decline with a reason code; the offer disappears and the event carries the reason."""
+    page = _desk(server, new_page)
+    item = submit(server, "c2")
+    offer = page.get_by_test_id("offer")
+    offer.get_by_label("Reason for declining").select_option("wrong_skill")
+    offer.get_by_role("button", name="Decline").click()
+    expect(page.get_by_test_id("offer")).to_have_count(0)
+    with server.client("admin") as admin:
+        declined = [e for e in _events(admin) if e["type"] == "offer_declined"]
+    assert [(e["item"], e["reason"]) for e in declined] == [(item["id"], "wrong_skill")]
+
+
+def test_an_expired_offer_leaves_the_desk(server: Server, new_page: Callable[[], Page]) -> None:
+    """R25: an offer not answered by expires_at goes away by itself (alice, the sole member, then
+    gets a new offer of the same item with a new deadline)."""
+    page = _desk(server, new_page)
+    submit(server, "q1", workstream="quick")
+    countdown = page.get_by_test_id("offer").locator(".countdown")
+    first = countdown.get_attribute("data-expires")
+    assert first is not None
+    expect(countdown).not_to_have_attribute("data-expires", first, timeout=6000)
+    with server.client("admin") as admin:
+        kinds = [e["type"] for e in _events(admin)]
+    assert "offer_expired" in kinds
+
+
+def test_a_supervisor_page_shows_an_agent_no_control_and_the_api_refuses_it(
+    server: Server, new_page: Callable[[], Page]
+) -> None:
+    """An agent token on the console: refused on screen; the API answers 403 if forced."""
+    page = new_page()
+    page.goto(server.sign_in_link("alice"))
+    expect(page).to_have_url(server.url + "/ui/agent/")
+    page.goto(server.url + "/ui/console/")
+    status = page.evaluate(
+        "fetch('/v1/events?follow=false', {headers: {Authorization: "
+        "'Bearer ' + sessionStorage.getItem('unirouter.token')}}).then(r => r.status)"
+    )
+    assert status == 403
+
+
+def _events(client: httpx.Client) -> list[dict[str, object]]:
+    text = client.get("/v1/events", params={"follow": "false"}).text
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
