@@ -91,10 +91,16 @@ def rig() -> Callable[..., Rig]:
     """Build a :class:`Rig` from YAML text: ``rig(text, t0=0.0, epoch=UNIX_EPOCH)``."""
 
     def build(
-        text: str, *, t0: float = 0.0, epoch: datetime = UNIX_EPOCH, trace: bool = True
+        text: str,
+        *,
+        t0: float = 0.0,
+        epoch: datetime = UNIX_EPOCH,
+        trace: bool = True,
+        await_connections: bool = False,
     ) -> Rig:
         clock = ManualClock(t0)
-        engine = Engine(parse_config(text), clock=clock, epoch=epoch, trace=trace)
+        engine = Engine(parse_config(text), clock=clock, epoch=epoch, trace=trace,
+                        await_connections=await_connections)  # fmt: skip
         made = Rig(engine, clock, [])
         made.pump()
         return made

@@ -361,6 +361,45 @@ def test_park_counts_as_release_for_least_active(rig: Rigger) -> None:
 # -- R35: connection ------------------------------------------------------------------------------------------
 
 
+def test_r35_agents_awaiting_connections_start_offline_and_get_no_offer(rig: Rigger) -> None:
+    """R35, issue 16: a server's agents start offline and disconnected: no work before they log in."""
+    r = rig(chat_config(), await_connections=True)
+    ann = r.engine.agent("ann")
+    assert (ann.presence, ann.connected, ann.manual) == (OFFLINE, False, False)
+    item = r.engine.submit(external_id="a", workstream="chat")
+    assert item.state is ItemState.QUEUED and r.of_type("offer_made") == []
+
+
+def test_r35_an_agent_awaiting_its_connection_gets_its_default_presence_on_connecting(
+    rig: Rigger,
+) -> None:
+    """R35, issue 16: the agent's own connection brings its default presence, then work."""
+    r = rig(chat_config(), await_connections=True)
+    item = r.engine.submit(external_id="a", workstream="chat")
+    r.at(30)
+    r.engine.reconnect("ann")
+    changes = [e.data["presence"] for e in r.of_type("presence_changed") if e.t == 30]
+    assert changes[0] is AVAILABLE and r.engine.agent("ann").connected
+    assert r.last_offer(item.id).agent == "ann"
+
+
+def test_r32_a_presence_call_connects_an_agent_awaiting_its_connection(rig: Rigger) -> None:
+    """R32, issue 16: a presence call is the agent's own sign of life; presence then follows work."""
+    r = rig(chat_config(auto_accept="true"), await_connections=True)
+    r.engine.set_presence("ann", AVAILABLE)
+    assert r.engine.agent("ann").connected
+    assert [e.type for e in r.pump()][:2] == ["agent_connected", "presence_changed"]
+    take(r, "a")
+    take(r, "b")
+    assert presence(r) is BUSY_DND
+
+
+def test_agents_of_the_simulator_start_connected_in_their_default_presence(rig: Rigger) -> None:
+    """Issue 16: without awaiting connections (the simulator) agents start in default_presence."""
+    r = rig(chat_config())
+    assert (presence(r), r.engine.agent("ann").connected) == (AVAILABLE, True)
+
+
 def test_disconnect_sets_offline_at_once(rig: Rigger) -> None:
     """R35: a dropped connection makes the agent offline in the same instant."""
     r = rig(chat_config())

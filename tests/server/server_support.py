@@ -124,6 +124,28 @@ def submit(client: httpx.Client, external_id: str, workstream: str = "chat", **f
     return response.json()
 
 
+def available(server: Server, *agents: str) -> None:
+    """Set ``agents`` available: a server's agents start offline until they connect or set a
+    presence (issue 16)."""
+    admin = server.client("admin")
+    for agent in agents:
+        response = admin.put(f"/v1/agents/{agent}/presence", json={"presence": "available"})
+        response.raise_for_status()
+
+
+def without_liveness(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` (``agents`` and ``queues`` as the API lists them) without what a restart changes
+    on purpose: agents' presence and connection (issue 16: nobody is connected after a restart)
+    and the queue figures that follow them (staffed, ready, EWT)."""
+    agents = [{k: v for k, v in a.items() if k not in ("presence", "label", "manual", "connected")}
+              for a in state["agents"]]  # fmt: skip
+    queues = [
+        {k: v for k, v in q.items() if k not in ("staffed", "ready", "ewt_s")}
+        for q in state["queues"]
+    ]
+    return {**state, "agents": agents, "queues": queues}
+
+
 def log_cursor(server: Server) -> int:
     """The newest log cursor: unchanged means nothing was written."""
     body = httpx.get(server.url + "/readyz", timeout=10).json()

@@ -9,7 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets.sync.client as ws_client
-from server_support import CONFIG, TOKENS, Server, log_cursor, start_server, submit
+from server_support import (
+    CONFIG,
+    TOKENS,
+    Server,
+    available,
+    log_cursor,
+    start_server,
+    submit,
+)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +206,8 @@ def test_a_supervisor_watching_a_stream_does_not_count_as_liveness(server: Serve
     """R35: only the agent's own connection is its liveness."""
     with _ws(server, "alice", "supervisor") as conn:
         conn.recv(timeout=10)
-    assert server.client("admin").get("/v1/agents/alice").json()["connected"] is True
+    alice = server.client("admin").get("/v1/agents/alice").json()
+    assert alice["connected"] is False and alice["presence"] == "offline"
 
 
 def test_a_stream_for_another_agent_is_refused(server: Server) -> None:
@@ -306,6 +315,7 @@ def test_illegal_transitions_get_409_and_change_nothing(server: Server) -> None:
 
 def test_agents_cannot_act_on_items_they_do_not_hold(server: Server) -> None:
     """SPEC §10: an agent acting for another agent gets 403 and nothing changes."""
+    available(server, "alice")
     item = submit(server.client("intake"), "other-1")
     offer = item["offer"]
     assert offer["agent"] == "alice"
@@ -325,6 +335,7 @@ def test_conversation_messages_reach_the_agent_and_the_customer_token_reaches_on
     server: Server,
 ) -> None:
     """SPEC §6.3: the customer token posts and reads its conversation and nothing else."""
+    available(server, "alice")
     intake = server.client("intake")
     item = submit(intake, "conv-1")
     other = submit(intake, "conv-2")
@@ -347,6 +358,7 @@ def test_conversation_messages_reach_the_agent_and_the_customer_token_reaches_on
 
 def test_reports_compute_section_8_kpis_from_the_log(server: Server) -> None:
     """SPEC §8 over the API: answered items, occupancy of the agent who took them."""
+    available(server, "alice")
     item = submit(server.client("intake"), "report-1")
     server.client("alice").post(f"/v1/offers/{item['offer']['id']}/accept")
     queues = server.client("supervisor").get("/v1/reports/queues").json()

@@ -1,6 +1,7 @@
 """``unirouter demo`` (SPEC §6.2): the live server with synthetic traffic and agents, as a real
 subprocess. It prints URLs and ready tokens that work, synthetic agents handle items over their
-WebSocket, the human's agent is left alone, and Ctrl-C stops it cleanly."""
+WebSocket, the human's agent is left alone (offline until its person connects), and Ctrl-C stops
+it cleanly."""
 
 from __future__ import annotations
 
@@ -73,7 +74,9 @@ def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_
 
         assert get("admin", "/v1/config").status_code == 200
         assert get("supervisor", "/v1/queues").status_code == 200
-        assert get("alice", "/v1/agents/alice").status_code == 200
+        alice = get("alice", "/v1/agents/alice")
+        assert alice.status_code == 200
+        assert alice.json()["presence"] == "offline", "the person's agent starts offline (issue 16)"
         assert get("alice", "/v1/agents/bob").status_code == 403
         assert get("intake", "/v1/agents").status_code == 403
         deadline = time.monotonic() + 40

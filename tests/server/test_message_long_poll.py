@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 import time
 
-from server_support import Server, submit
+from server_support import Server, available, submit
 
 
 def test_a_waiting_customer_gets_the_agents_reply_as_soon_as_it_is_durable(server: Server) -> None:
+    available(server, "alice")
     item = submit(server.client("intake"), "poll-1")
     server.client("alice").post(f"/v1/offers/{item['offer']['id']}/accept")
     customer = server.client(item["customer_token"])

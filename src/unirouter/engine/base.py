@@ -39,6 +39,9 @@ class Base:
         self._scope = expressions.Scope()
         self._epoch = epoch
         self._tracing = trace
+        #: Agents start offline and disconnected until they connect or set a presence (a server);
+        #: otherwise they start connected in their default presence (the simulator's shift model).
+        self._await_connections = False
         self._now = clock.now()
         self._seq = 0
         self._events: list[Event] = []

@@ -55,10 +55,15 @@ class Engine(intake.Intake):
         epoch: datetime = UNIX_EPOCH,
         trace: bool = True,
         retain_closed: int | None = None,
+        await_connections: bool = False,
     ) -> None:
         """``trace`` keeps per-item traces (R43); ``retain_closed`` bounds how many closed items stay
-        readable in memory (None keeps all; a server or a long simulation sets a bound)."""
+        readable in memory (None keeps all; a server or a long simulation sets a bound).
+        ``await_connections``: every agent starts ``offline`` and disconnected until its own
+        connection (:meth:`reconnect`) or presence call (:meth:`set_presence`), as a server's
+        agents do; without it agents start connected in their ``default_presence``."""
         super().__init__(clock=clock, epoch=epoch, trace=trace, retain_closed=retain_closed)
+        self._await_connections = await_connections
         self._install(config)
 
     # -- intake commands -----------------------------------------------------------------------------
@@ -354,11 +359,14 @@ class Engine(intake.Intake):
         self, agent: str, presence: model.BasePresence, *, label: str | None = None
     ) -> None:
         """A manual presence (R32): away, offline and busy_dnd stick; available and busy last until
-        the next accept or close. ``inactive`` is system-set only."""
+        the next accept or close. ``inactive`` is system-set only. When agents await their
+        connections, a presence call is the agent's own sign of life: it connects them."""
         self._begin()
         who = self._agent(agent)
         if presence is P.INACTIVE:
             raise errors.InvalidCommand("inactive is set by the system only", field="presence")
+        if self._await_connections and not who.connected:
+            self._connect(who)
         who.held = False
         self._set_presence(who, presence, label=label, manual=True)
         self._settle()
@@ -383,11 +391,7 @@ class Engine(intake.Intake):
         who = self._agent(agent)
         if who.connected:
             raise errors.Conflict(f"agent {agent} is connected already", agent=agent)
-        who.connected = True
-        self._emit(ET.AGENT_CONNECTED, agent=agent)
-        self._cancel_agent_timer(who, "reconnect")
-        previous = who.presence_before_disconnect
-        who.presence_before_disconnect = None
+        previous = self._connect(who)
         if previous is not None:
             presence, label, manual, held = previous
             who.held = held
@@ -396,6 +400,15 @@ class Engine(intake.Intake):
             manual = who.default_presence in intake.MANUAL_DEFAULTS
             self._set_presence(who, who.default_presence, label=None, manual=manual, force=True)
         self._settle()
+
+    def _connect(self, who: AgentState) -> Any:
+        """Mark ``who`` connected; returns the presence kept since its disconnection (R35), if any."""
+        who.connected = True
+        self._emit(ET.AGENT_CONNECTED, agent=who.id)
+        self._cancel_agent_timer(who, "reconnect")
+        previous = who.presence_before_disconnect
+        who.presence_before_disconnect = None
+        return previous
 
     # -- configuration and time ---------------------------------------------------------------------------
 

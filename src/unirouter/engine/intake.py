@@ -124,7 +124,8 @@ class Intake(work.Work):
         if agent is not None:
             self._agents[agent_id] = agent
         else:
-            agent = self._agents[agent_id] = AgentState(id=agent_id, presence=cfg.default_presence)
+            start = P.OFFLINE if self._await_connections else cfg.default_presence
+            agent = self._agents[agent_id] = AgentState(id=agent_id, presence=start)
         agent.name, agent.attributes = cfg.name, dict(cfg.attributes)
         agent.skills = dict(cfg.skills)
         agent.capacity_units = cfg.capacity_units
@@ -136,7 +137,8 @@ class Intake(work.Work):
         self._update_in_hours(agent)
         self._schedule_profile_reset(agent)
         if fresh:
-            agent.manual = agent.presence in MANUAL_DEFAULTS
+            agent.connected = not self._await_connections
+            agent.manual = agent.connected and agent.presence in MANUAL_DEFAULTS
             agent.offline_since = self._now if agent.presence is P.OFFLINE else None
             self._emit(ET.PRESENCE_CHANGED, agent=agent_id, presence=agent.presence, label=None,
                 manual=False,

@@ -184,8 +184,8 @@ class EngineHost:
         """The first command: build the engine from ``config`` now; written when the loop starts."""
         t = self.log_started = time.time()
         data = commands.config_json(config)
-        self._engine, self._clock = replay.new_engine(data, t, self._retain)
-        command = {"op": "init", "t": t, "args": {"config": data}}
+        self._engine, self._clock = replay.new_engine(data, t, self._retain, await_connections=True)
+        command = {"op": "init", "t": t, "args": {"config": data, "await_connections": True}}
         events = self.engine.drain_events()
         self._feed(command, [e.to_dict() for e in events])
         return [_record(command), *(Record(kind=RecordKind.EVENT, body=replay.encode_event(e))
@@ -213,6 +213,15 @@ class EngineHost:
             config, self._pending_config = self._pending_config, None
             await self.command("apply_config", {"config": commands.config_json(config)})
         await self.command("advance", {})
+        await self._drop_connections()
+
+    async def _drop_connections(self) -> None:
+        """After a restart nobody is connected yet: every agent the log left connected is
+        disconnected now, so it is offline until it comes back and gets its presence back only
+        by reconnecting within the grace of R35."""
+        for agent in list(self.engine.agents()):
+            if agent.connected and not self.connections[agent.id]:
+                await self.command("disconnect", {"agent": agent.id})
 
     async def stop(self) -> None:
         """Graceful stop: refuse new commands, finish the appends in flight, close the store."""

@@ -83,17 +83,19 @@ class Restored:
 
 
 def new_engine(
-    config_data: object, t: float, retain_closed: int | None
+    config_data: object, t: float, retain_closed: int | None, *, await_connections: bool = False
 ) -> tuple[Engine, ManualClock]:
     """The engine of an ``init`` record (the configuration it holds, at the time it ran) and the
     clock that drives it: the server sets it before every command, so the time a command ran at is
-    exactly the time it logs."""
+    exactly the time it logs. ``await_connections`` as the record says (logs written before it
+    existed start agents in their default presence, as they did then)."""
     clock = ManualClock(t)
     engine = Engine(
         configuration.validate(config_data),
         clock=clock,
         epoch=UNIX_EPOCH,
         retain_closed=retain_closed,
+        await_connections=await_connections,
     )
     return engine, clock
 
@@ -235,7 +237,9 @@ def _start(
 ) -> Restored:
     if command.get("op") != "init":
         raise LogCorrupt(cursor, "the first record is not the init command")
-    engine, clock = new_engine(command["args"]["config"], float(command["t"]), retain_closed)
+    args = command["args"]
+    engine, clock = new_engine(args["config"], float(command["t"]), retain_closed,
+                               await_connections=bool(args.get("await_connections")))  # fmt: skip
     t = float(command["t"])
     restored = Restored(engine=engine, clock=clock, cursor=cursor, last_t=t, started=t)
     _check(cursor, logged, [encode_event(e) for e in engine.drain_events()])
