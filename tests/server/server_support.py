@@ -137,7 +137,7 @@ def without_liveness(state: dict[str, Any]) -> dict[str, Any]:
     """``state`` (``agents`` and ``queues`` as the API lists them) without what a restart changes
     on purpose: agents' presence and connection (issue 16: nobody is connected after a restart)
     and the queue figures that follow them (staffed, ready, EWT)."""
-    agents = [{k: v for k, v in a.items() if k not in ("presence", "label", "manual", "connected")}
+    agents = [{k: v for k, v in a.items() if k not in ("presence", "presence_since", "label", "manual", "connected")}
               for a in state["agents"]]  # fmt: skip
     queues = [
         {k: v for k, v in q.items() if k not in ("staffed", "ready", "ewt_s")}

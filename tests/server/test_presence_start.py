@@ -48,8 +48,10 @@ def test_r35_a_restart_gives_presence_back_only_to_agents_who_reconnect_within_t
     tmp_path: Path, config_file: Path
 ) -> None:
     """R35, SPEC §9, issue 16: after a crash nobody is connected; an agent connected before it is
-    offline until it reconnects, and reconnecting within 150 s restores its presence."""
+    offline until it reconnects, and reconnecting within 150 s restores its presence; an agent
+    present by presence calls alone (no connection to lose) keeps its presence."""
     first = start_server(tmp_path / "u.db", config_file)
+    first.client("bob").put("/v1/agents/bob/presence", json={"presence": "away"})
     with _stream(first, "alice") as conn:
         conn.recv(timeout=10)
         first.client("alice").put("/v1/agents/alice/presence", json={"presence": "busy"})
@@ -63,6 +65,6 @@ def test_r35_a_restart_gives_presence_back_only_to_agents_who_reconnect_within_t
         with _stream(second, "alice") as conn:
             hello = json.loads(conn.recv(timeout=10))
             assert hello["agent"]["presence"] == "busy" and hello["agent"]["connected"]
-        assert _agent(second, "bob")["presence"] == "offline"
+        assert _agent(second, "bob")["presence"] == "away"
     finally:
         second.stop()

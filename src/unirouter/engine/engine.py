@@ -60,8 +60,9 @@ class Engine(intake.Intake):
         """``trace`` keeps per-item traces (R43); ``retain_closed`` bounds how many closed items stay
         readable in memory (None keeps all; a server or a long simulation sets a bound).
         ``await_connections``: every agent starts ``offline`` and disconnected until its own
-        connection (:meth:`reconnect`) or presence call (:meth:`set_presence`), as a server's
-        agents do; without it agents start connected in their ``default_presence``."""
+        connection (:meth:`reconnect`) or presence call (:meth:`set_presence`, which sets the
+        presence without connecting), as a server's agents do; without it agents start connected
+        in their ``default_presence``."""
         super().__init__(clock=clock, epoch=epoch, trace=trace, retain_closed=retain_closed)
         self._await_connections = await_connections
         self._install(config)
@@ -359,14 +360,11 @@ class Engine(intake.Intake):
         self, agent: str, presence: model.BasePresence, *, label: str | None = None
     ) -> None:
         """A manual presence (R32): away, offline and busy_dnd stick; available and busy last until
-        the next accept or close. ``inactive`` is system-set only. When agents await their
-        connections, a presence call is the agent's own sign of life: it connects them."""
+        the next accept or close. ``inactive`` is system-set only."""
         self._begin()
         who = self._agent(agent)
         if presence is P.INACTIVE:
             raise errors.InvalidCommand("inactive is set by the system only", field="presence")
-        if self._await_connections and not who.connected:
-            self._connect(who)
         who.held = False
         self._set_presence(who, presence, label=label, manual=True)
         self._settle()

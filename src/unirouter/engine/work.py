@@ -616,8 +616,10 @@ class Work(base.Base):
         return out
 
     def _auto_presence(self, agent: AgentState) -> None:
-        """R32: nothing used → available; part → busy; all or more than all → busy_dnd."""
-        if agent.manual or agent.held or not agent.connected:
+        """R32: nothing used → available; part → busy; all or more than all → busy_dnd. An agent
+        offline for want of a connection (R35) stays offline; one present without a connection
+        (it set a presence by API alone) follows its work like any other."""
+        if agent.manual or agent.held or (not agent.connected and agent.presence is P.OFFLINE):
             return
         if agent.used_units == 0 and not agent.active and not agent.offers:
             new = P.AVAILABLE
