@@ -12,16 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from server_support import CONFIG, Server, start_server
+from server_support import CONFIG, Server, available, start_server
 
 __all__ = ["channel_server", "log_bodies", "mail", "messages", "send", "smtp_port", "wait_for"]
 
 
 def channel_server(folder: Path, channels: str, *extra: str) -> Server:
-    """``unirouter serve`` on the server tests' configuration plus ``channels`` (YAML text)."""
+    """``unirouter serve`` on the server tests' configuration plus ``channels`` (YAML text), with
+    alice available (a server's agents start offline until they connect or set a presence)."""
     config = folder / "config.yaml"
     config.write_text(CONFIG + channels)
-    return start_server(folder / "u.db", config, *extra)
+    server = start_server(folder / "u.db", config, *extra)
+    available(server, "alice")
+    return server
 
 
 def smtp_port(server: Server) -> int:

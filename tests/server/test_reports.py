@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from server_support import CONFIG, Server, start_server, submit
+from server_support import CONFIG, Server, available, start_server, submit
 
 GROUPED = CONFIG.replace(
     "alice: {skills: {french: 5}, profiles: [chat]}",
@@ -27,6 +27,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (folder / "config.yaml").write_text(GROUPED)
     server = start_server(folder / "u.db", folder / "config.yaml")
     intake, alice = server.client("intake"), server.client("alice")
+    available(server, "alice")
     for name in ("r-1", "r-2"):
         item = submit(intake, name)
         assert alice.post(f"/v1/offers/{item['offer']['id']}/accept").status_code == 200
@@ -119,6 +120,7 @@ def test_reports_say_after_a_restart_what_they_said_before(tmp_path: Path) -> No
     """SPEC §9: the reports are a fold of the log, rebuilt from it at a restart."""
     (tmp_path / "config.yaml").write_text(GROUPED)
     server = start_server(tmp_path / "u.db", tmp_path / "config.yaml")
+    available(server, "alice")
     item = submit(server.client("intake"), "restart-1")
     server.client("alice").post(f"/v1/offers/{item['offer']['id']}/accept")
     end = time.time()
