@@ -26,7 +26,7 @@ from unirouter.server import models, problems
 from unirouter.server.auth import Authenticator
 from unirouter.server.host import EngineHost
 from unirouter.server.routes import admin, agents, items, session, stream
-from unirouter.storage import open_store
+from unirouter.storage import PostgresStore, open_store
 
 __all__ = ["BODY_LIMIT", "create_app", "listen_socket", "open_app"]
 
@@ -112,11 +112,17 @@ def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await host.start()
+        cluster = getattr(app.state, "cluster", None)  # several servers: server.cluster.install
         try:
-            await channels.start()
+            if cluster is not None:
+                await cluster.start()
+            if host.has_engine:  # a follower of an empty log has no configuration yet
+                await channels.start()
             yield
         finally:
             await channels.stop()
+            if cluster is not None:
+                await cluster.stop()
             await host.stop()
 
     app = FastAPI(
@@ -183,11 +189,12 @@ def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:
 
 def open_app(db: str, config: model.Config | None) -> tuple[FastAPI, EngineHost, str]:
     """Open the store ``db``, replay its log (or start one from ``config``) and build the app;
-    returns the app, its host and a sentence saying what the restore did."""
+    returns the app, its host and a sentence saying what the restore did. On PostgreSQL the host
+    starts as a follower: :func:`unirouter.server.cluster.install` makes it campaign."""
     store = open_store(db)
     host = EngineHost(store)
     try:
-        said = host.restore(config)
+        said = host.restore(config, follow=isinstance(store, PostgresStore))
     except BaseException:
         store.close()
         raise

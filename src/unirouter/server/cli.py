@@ -19,10 +19,10 @@ import uvicorn
 from unirouter import config as cfg
 from unirouter.cli import CONTEXT, main
 from unirouter.config import model
-from unirouter.server import _gc_pauses, auth
+from unirouter.server import _gc_pauses, auth, cluster
 from unirouter.server import app as server_app
 from unirouter.server import host as host_module
-from unirouter.storage import open_store
+from unirouter.storage import PostgresStore, open_store
 
 __all__ = ["serve", "token_create"]
 
@@ -48,7 +48,8 @@ class _Server(uvicorn.Server):
     type=click.Path(path_type=Path),
     help="Configuration file or folder; needed at the first start only.",
 )
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store URL or SQLite file.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="UNIROUTER_DB",
+              help="Store URL or SQLite file; postgresql://… lets several servers share it.")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port; 0 picks a free one.")  # fmt: skip
@@ -56,7 +57,21 @@ class _Server(uvicorn.Server):
               show_default=True, envvar="UNIROUTER_SNAPSHOT_EVERY",
               help="Log records between engine snapshots (a restart replays only the records "
                    "after the latest); 0 turns snapshots off.")  # fmt: skip
-def serve(config_file: Path | None, db: str, host: str, port: int, snapshot_every: int) -> None:
+@click.option("--advertise-url", default=None,
+              help="PostgreSQL: the URL the other servers reach this one at (default: the bound "
+                   "address); followers forward writes to the leader's.")  # fmt: skip
+@click.option("--lease-s", type=click.FloatRange(min=0.5), default=3.0, show_default=True,
+              help="PostgreSQL: the leader's lease; a paused or cut-off leader is replaced after "
+                   "it (a dead one at once).")  # fmt: skip
+def serve(
+    config_file: Path | None,
+    db: str,
+    host: str,
+    port: int,
+    snapshot_every: int,
+    advertise_url: str | None,
+    lease_s: float,
+) -> None:
     """Serve the HTTP and WebSocket API over a durable log (SPEC §6.3, §9)."""
     config = cfg.load(config_file) if config_file is not None else None
     app, engine_host, said = server_app.open_app(db, config)
@@ -71,6 +86,9 @@ def serve(config_file: Path | None, db: str, host: str, port: int, snapshot_ever
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="auto"))
     shown = f"[{host}]" if ":" in host else host
     server.url = f"http://{shown}:{bound}"
+    if isinstance(engine_host.store, PostgresStore):
+        cluster.install(app, engine_host, engine_host.store, advertise_url or server.url,
+                        ttl_s=lease_s)  # fmt: skip
 
     def stop_on_failure(exc: BaseException) -> None:
         server.should_exit = True
@@ -83,7 +101,9 @@ def serve(config_file: Path | None, db: str, host: str, port: int, snapshot_ever
         signal.signal(sig, lambda signum, frame: None)
     server.run(sockets=[sock])  # uvicorn's loop: uvloop when installed, else asyncio
     if engine_host.failure is not None:
-        raise click.ClickException(f"stopped: the log could not be written ({engine_host.failure})")
+        failure = engine_host.failure
+        cause = failure.__cause__ if failure.__cause__ is not None else failure
+        raise click.ClickException(f"stopped: the log could not be written ({cause})")
 
 
 @main.group("token", context_settings=CONTEXT)

@@ -17,6 +17,12 @@ Time. The engine runs on a :class:`ManualClock` the host sets to the wall clock 
 before each command, so the time a command ran at is exactly the time it logs. One timer handle
 sleeps until :meth:`Engine.next_deadline` and then runs a logged ``advance``; it is re-armed after
 every command. Nothing polls (R21).
+
+Several servers (PostgreSQL, :mod:`unirouter.server.cluster`). A host that ``follow``s runs no
+commands: it folds the durable records another server (the leader) appended, through the same
+checked replay step as a restart, into the same engine, projection and subscribers, so it serves
+reads, SSE and agent streams. When elected it catches up to the last durable record and
+:meth:`EngineHost.lead` s: from then on it is the leader above.
 """
 
 # A little over 400 lines: snapshot scheduling rides the append pipeline (a snapshot is taken with
@@ -31,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from unirouter import errors
 from unirouter.analytics import fold as analytics_fold
@@ -41,9 +47,9 @@ from unirouter.engine import Engine, ManualClock
 from unirouter.server import commands, replay
 from unirouter.server.metrics import Metrics
 from unirouter.server.projection import Projection
-from unirouter.storage import Record, RecordKind, Store
+from unirouter.storage import Record, RecordKind, Store, StoredRecord
 
-__all__ = ["EngineHost", "HostStopped", "Published", "Subscription"]
+__all__ = ["EngineHost", "HostStopped", "NotLeader", "Published", "Subscription"]
 
 T = TypeVar("T")
 log = logging.getLogger("unirouter.server")
@@ -57,6 +63,18 @@ SNAPSHOT_EVERY = 10_000
 
 class HostStopped(errors.UnirouterError):
     """The host no longer takes commands: the log could not be written, or it is shutting down."""
+
+
+class NotLeader(HostStopped):
+    """This server follows the leader: commands run there (HTTP writes are forwarded)."""
+
+
+class ClusterHooks(Protocol):
+    """What the host asks of the cluster it belongs to (several servers on PostgreSQL)."""
+
+    async def connections_changed(self) -> None:
+        """This server's set of connected agents changed (R35 liveness is decided by the leader)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +155,13 @@ class EngineHost:
         self.log_started = 0.0
         #: Open streams per agent: the agent's liveness (R35).
         self.connections: Counter[str] = Counter()
+        #: False while this host follows another server's log (several servers).
+        self.leading = True
+        #: The cursor of the newest record this host knows durable (appended or applied).
+        self.durable_cursor = 0
+        self.cluster: ClusterHooks | None = None
+        self._restored: replay.Restored | None = None
+        self._follow_config: model.Config | None = None
 
     # -- start and stop ---------------------------------------------------------------------------
 
@@ -146,11 +171,31 @@ class EngineHost:
             raise HostStopped("the engine is not started")
         return self._engine
 
-    def restore(self, config: model.Config | None) -> str:
+    @property
+    def has_engine(self) -> bool:
+        """False only for a follower of a log that has no first command yet."""
+        return self._engine is not None
+
+    def restore(self, config: model.Config | None, *, follow: bool = False) -> str:
         """Rebuild the engine from the log (blocking; run before serving). With an empty log,
         ``config`` starts it; with a log, a ``config`` that differs from the logged one is applied
-        when the loop starts. Returns a sentence saying what happened."""
+        when the loop starts. Returns a sentence saying what happened.
+
+        ``follow``: start as a follower. An empty log is then started with ``config`` only if this
+        host is elected; a log's own configuration wins over ``config`` (it may have been applied
+        through the API since), so a failover never rolls a configuration back."""
         restored = replay.replay(self.store, retain_closed=self._retain, observe=self._observe)
+        self.leading = not follow
+        self._restored = restored
+        self.durable_cursor = 0 if restored is None else restored.cursor
+        if follow:
+            self._follow_config = config
+            self.replayed = True
+            if restored is not None:
+                self._engine, self._clock = restored.engine, restored.clock
+                self.log_started = restored.started
+                return f"following the log from cursor {restored.cursor}"
+            return "following an empty log"
         if restored is None:
             if config is None:
                 raise HostStopped("the store is empty: start the server with --config FILE")
@@ -204,6 +249,10 @@ class EngineHost:
         and fire the deadlines that passed while the server was down."""
         self._wakeup = asyncio.Event()
         self._appender = asyncio.create_task(self._append_loop(), name="unirouter-appender")
+        if self.leading:
+            await self._begin()
+
+    async def _begin(self) -> None:
         if self._init_records is not None:
             init = self._init_records
             self._init_records = None
@@ -222,6 +271,33 @@ class EngineHost:
         for agent in list(self.engine.agents()):
             if agent.connected and not self.connections[agent.id]:
                 await self.command("disconnect", {"agent": agent.id})
+
+    async def lead(self) -> None:
+        """Start routing (elected; the log is applied up to its last durable record and the store
+        fenced with the new term): a new log's first command, then the deadlines that passed."""
+        self.leading = True
+        if self._engine is None:
+            if self._follow_config is None:
+                raise HostStopped("the store is empty: start the server with --config FILE")
+            self._init_records = self._init(self._follow_config)
+        await self._begin()
+
+    def apply(self, records: list[StoredRecord]) -> None:
+        """Fold records another server appended (durable, in log order) into the read model and
+        push them to subscribers; each command is re-run and checked like a replay."""
+        for cursor, command, logged in replay.group(records):
+            if cursor <= self.durable_cursor:
+                continue
+            self._restored = replay.step(self._restored, cursor, command, logged, self._retain)
+            if self._engine is None:
+                self.log_started = self._restored.started
+            self._engine, self._clock = self._restored.engine, self._restored.clock
+            events = [json.loads(body) for body in logged]
+            self.projection.feed(command, events)
+            self._publish(Published(cursor=cursor, kind=RecordKind.COMMAND, body=command))
+            for offset, body in enumerate(events, 1):
+                self._publish(Published(cursor=cursor + offset, kind=RecordKind.EVENT, body=body))
+            self.durable_cursor = cursor + len(logged)
 
     async def stop(self) -> None:
         """Graceful stop: refuse new commands, finish the appends in flight, close the store."""
@@ -280,6 +356,8 @@ class EngineHost:
     ) -> tuple[Any, Exception | None]:
         """Run one command synchronously and queue its records; returns (result, refusal)."""
         self._check_serving()
+        if not self.leading:
+            raise NotLeader("this server follows the leader; commands run there")
         now = max(self._clock.now(), time.time() if at is None else at)
         self._clock.set(now)
         due_before = self.engine.next_deadline()
@@ -369,6 +447,7 @@ class EngineHost:
         except BaseException as exc:
             self._fail(exc, batch)
             return False
+        self.durable_cursor = last
         self.metrics.append_seconds.observe(time.perf_counter() - started)
         self.metrics.append_records.observe(len(records))
         cursor = last - len(records)

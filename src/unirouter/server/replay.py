@@ -30,7 +30,7 @@ from unirouter.engine import snapshot as snapshots
 from unirouter.server import commands
 from unirouter.storage import RecordKind, Snapshot, Store, StoredRecord
 
-__all__ = ["LogCorrupt", "ReplayDiverged", "Restored", "encode_event", "replay"]
+__all__ = ["LogCorrupt", "ReplayDiverged", "Restored", "encode_event", "group", "replay", "step"]
 
 PAGE = 2000
 log = logging.getLogger("unirouter.server")
@@ -125,7 +125,7 @@ def replay(
     if ignored is not None:
         log.warning("ignored the snapshot in the store (%s); replaying the whole log", ignored)
     for cursor, command, logged in records:
-        restored = _step(restored, cursor, command, logged, retain_closed)
+        restored = step(restored, cursor, command, logged, retain_closed)
         if observe is not None:
             observe(cursor, command, [json.loads(body) for body in logged])
     if restored is not None:
@@ -133,13 +133,15 @@ def replay(
     return restored
 
 
-def _step(
+def step(
     restored: Restored | None,
     cursor: int,
     command: dict[str, Any],
     logged: list[bytes],
     retain_closed: int | None,
 ) -> Restored:
+    """Run one logged command again (the first one builds the engine) and check its events: how
+    a restart replays the log and how a follower keeps its read model (several servers)."""
     if restored is None:
         return _start(cursor, command, logged, retain_closed)
     _rerun(restored, cursor, command, logged)
@@ -152,7 +154,7 @@ def _replay_engine(store: Store, upto: int, retain_closed: int | None) -> Restor
     for cursor, command, logged in _commands(store):
         if cursor > upto:
             break
-        restored = _step(restored, cursor, command, logged, retain_closed)
+        restored = step(restored, cursor, command, logged, retain_closed)
     return restored
 
 
@@ -276,11 +278,17 @@ def _check(cursor: int, logged: list[bytes], found: list[bytes]) -> None:
     raise ReplayDiverged(cursor, f"{len(logged)} events", f"{len(found)} events")
 
 
-def _commands(store: Store) -> Iterator[tuple[int, dict[str, Any], list[bytes]]]:
-    """Each command record with the event records that follow it."""
+def _commands(store: Store) -> Iterator[Logged]:
+    """Each command record of the store's log with the event records that follow it."""
+    return group(_records(store))
+
+
+def group(records: Iterable[StoredRecord]) -> Iterator[Logged]:
+    """Each command record with the event records that follow it (whole appends only: a command
+    and its events are always appended together)."""
     current: tuple[int, dict[str, Any]] | None = None
     events: list[bytes] = []
-    for record in _records(store):
+    for record in records:
         if record.kind is RecordKind.COMMAND:
             if current is not None:
                 yield current[0], current[1], events

@@ -16,7 +16,8 @@ itself proves no fenced leader ever appended. A store with no term (tests, tools
 unfenced; a server that leads always sets one (:meth:`PostgresStore.fence`).
 
 Each commit that appended sends ``NOTIFY unirouter_log`` (delivered at commit, so only for durable
-records): followers wake at once instead of polling (:mod:`unirouter.storage.postgres_ha`).
+records): followers wake at once instead of polling. The election on the same row is in
+:mod:`unirouter.storage.postgres_ha`.
 
 Schema. Versioned migrations run on open, in one transaction under an advisory lock so servers
 starting together migrate once; a database written by a newer unirouter is refused.
@@ -59,6 +60,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
             term BIGINT NOT NULL,
             leader TEXT,
             leader_url TEXT,
+            leader_pid INTEGER,
             lease_until TIMESTAMPTZ
         )""",
         "INSERT INTO log_head (id, last_cursor, term) VALUES (1, 0, 0)",

@@ -314,10 +314,17 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["operations"])
-async def readyz(host: Host) -> Any:
-    """Ready: the log was replayed and the store takes writes."""
+async def readyz(host: Host, request: Request) -> Any:
+    """Ready: the log was replayed and the store takes writes; on several servers also whether
+    this one leads or follows, the term, the leader's URL and the follower's lag in records."""
     if host.failure is not None:
         return problem_response(503, "unavailable", f"the log could not be written: {host.failure}")
     if host.stopping or not host.replayed:
         return problem_response(503, "unavailable", "the server is not serving")
-    return {"status": "ready", "cursor": await asyncio.to_thread(host.store.last_cursor)}
+    last = await asyncio.to_thread(host.store.last_cursor)
+    ready: dict[str, Any] = {"status": "ready", "cursor": last, "role": "leader"}
+    cluster = getattr(request.app.state, "cluster", None)
+    if cluster is not None:  # several servers (PostgreSQL): who leads, and how far behind this is
+        ready |= {"role": cluster.role, "term": cluster.term, "leader": cluster.leader_url,
+                  "applied": host.durable_cursor, "lag": max(0, last - host.durable_cursor)}  # fmt: skip
+    return ready

@@ -125,6 +125,10 @@ def _frame(record: Published) -> dict[str, Any]:
 
 async def _connected(host: EngineHost, agent_id: str) -> None:
     host.connections[agent_id] += 1
+    if host.cluster is not None:  # several servers: the leader decides from every server's report
+        if host.connections[agent_id] == 1:
+            await host.cluster.connections_changed()
+        return
     if not host.engine.agent(agent_id).connected:
         with contextlib.suppress(errors.CommandError):
             await host.command("reconnect", {"agent": agent_id})
@@ -135,6 +139,9 @@ async def _dropped(host: EngineHost, agent_id: str) -> None:
     if host.connections[agent_id] > 0:
         return
     del host.connections[agent_id]
+    if host.cluster is not None:
+        await host.cluster.connections_changed()
+        return
     with contextlib.suppress(errors.CommandError, HostStopped):
         if host.engine.agent(agent_id).connected:
             await host.command("disconnect", {"agent": agent_id})
