@@ -63,6 +63,9 @@ class _Server(uvicorn.Server):
 @click.option("--lease-s", type=click.FloatRange(min=0.5), default=3.0, show_default=True,
               help="PostgreSQL: the leader's lease; a paused or cut-off leader is replaced after "
                    "it (a dead one at once).")  # fmt: skip
+@click.option("--failover-grace-s", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="PostgreSQL: after a failover, how long agents have to reopen their stream on "
+                   "any server before the new leader marks them offline (R35).")  # fmt: skip
 def serve(
     config_file: Path | None,
     db: str,
@@ -71,6 +74,7 @@ def serve(
     snapshot_every: int,
     advertise_url: str | None,
     lease_s: float,
+    failover_grace_s: float,
 ) -> None:
     """Serve the HTTP and WebSocket API over a durable log (SPEC §6.3, §9)."""
     config = cfg.load(config_file) if config_file is not None else None
@@ -88,7 +92,7 @@ def serve(
     server.url = f"http://{shown}:{bound}"
     if isinstance(engine_host.store, PostgresStore):
         cluster.install(app, engine_host, engine_host.store, advertise_url or server.url,
-                        ttl_s=lease_s)  # fmt: skip
+                        ttl_s=lease_s, grace_s=failover_grace_s)  # fmt: skip
 
     def stop_on_failure(exc: BaseException) -> None:
         server.should_exit = True

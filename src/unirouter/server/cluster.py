@@ -60,6 +60,8 @@ _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding
 class _Report(BaseModel):
     model_config = ConfigDict(extra="forbid")
     server: str
+    #: Reports of one server are numbered: one that arrives after a newer one is ignored.
+    number: int
     agents: list[str]
 
 
@@ -79,6 +81,9 @@ class Cluster:
         self.leader_url: str | None = None
         self.secret = ""
         self._reports: dict[str, tuple[frozenset[str], float]] = {}
+        self._numbers: dict[str, int] = {}
+        self._sent = 0
+        self._sending = asyncio.Lock()
         self._grace_until = 0.0
         self._wake = asyncio.Event()
         self._applying = asyncio.Lock()
@@ -226,14 +231,17 @@ class Cluster:
             return
         if self.leader_url is None or self._client is None:
             return
-        with contextlib.suppress(httpx.HTTPError):
-            await self._client.put(
-                self.leader_url + "/v1/cluster/connections",
-                json={"server": self.server_id, "agents": self._mine()},
-                headers={SECRET_HEADER: self.secret},
-            )
+        async with self._sending:  # one at a time, so they arrive in order
+            self._sent += 1
+            report = {"server": self.server_id, "number": self._sent, "agents": self._mine()}
+            with contextlib.suppress(httpx.HTTPError):
+                await self._client.put(self.leader_url + "/v1/cluster/connections", json=report,
+                                       headers={SECRET_HEADER: self.secret})  # fmt: skip
 
     async def take_report(self, report: _Report) -> None:
+        if report.number <= self._numbers.get(report.server, 0):
+            return  # overtaken by a newer report of the same server
+        self._numbers[report.server] = report.number
         self._reports[report.server] = (frozenset(report.agents), time.monotonic())
         await self.reconcile()
 
