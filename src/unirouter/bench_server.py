@@ -26,17 +26,19 @@ import contextlib
 import hashlib
 import json
 import math
+import secrets
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
@@ -44,7 +46,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from unirouter.server.app import listen_socket
 
-__all__ = ["Figures", "as_json", "report", "run", "serve_bare"]
+__all__ = ["Figures", "Phases", "as_json", "report", "run", "serve_bare"]
 
 T = TypeVar("T")
 AGENTS = 8
@@ -88,6 +90,16 @@ class Figures:
     durable_intakes_per_s: float
     bare_requests_per_s: float
     rate_per_s: float
+    offers_measured: int
+    p50_ms: float
+    p99_ms: float
+    #: The same two phases on PostgreSQL, when ``run(postgres=…)`` was given a server.
+    postgres: Phases | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Phases:
+    durable_intakes_per_s: float
     offers_measured: int
     p50_ms: float
     p99_ms: float
@@ -254,30 +266,78 @@ def run(
     seconds: float = 5.0,
     rate: float = 200.0,
     snapshot_every: int | None = None,
+    postgres: str | None = None,
 ) -> Figures:
     """Start the server and the bare endpoint, measure both in one run. ``snapshot_every``: the
-    server's ``--snapshot-every`` (None: its default; 0: no snapshots)."""
+    server's ``--snapshot-every`` (None: its default; 0: no snapshots). ``postgres``: a
+    ``postgresql://`` URL whose server also runs the phases, in a database made for the run
+    (and dropped after it), beside SQLite."""
     with tempfile.TemporaryDirectory(prefix="unirouter-bench-") as folder:
         config = Path(folder) / "config.yaml"
         config.write_text(_config())
-        db = str(Path(folder) / "bench.db")
         extra = [] if snapshot_every is None else ["--snapshot-every", str(snapshot_every)]
-        server, url = _start([*_CLI, "serve", "--db", db, "--port", "0", "--config", str(config),
-                              *extra])  # fmt: skip
-        try:
-            durable = _run_async(_hammer(url, "/v1/work-items", clients, seconds, "tp"))
-            latencies = _run_async(_latency(url, rate, seconds))
-        finally:
-            _stop(server)
+        sqlite = _phases(str(Path(folder) / "bench.db"), config, extra, clients, seconds, rate)
+        on_postgres = None
+        if postgres is not None:
+            with _bench_database(postgres) as url:
+                on_postgres = _phases(url, config, extra, clients, seconds, rate)
     bare_process, bare_url = _start(_BARE)
     try:
         bare = _run_async(_hammer(bare_url, "/bare", clients, seconds, "bare"))
     finally:
         _stop(bare_process)
-    return Figures(clients=clients, seconds=seconds, durable_intakes_per_s=durable,
-                   bare_requests_per_s=bare, rate_per_s=rate, offers_measured=len(latencies),
-                   p50_ms=1000 * _quantile(latencies, 0.5),
-                   p99_ms=1000 * _quantile(latencies, 0.99))  # fmt: skip
+    return Figures(clients=clients, seconds=seconds,
+                   durable_intakes_per_s=sqlite.durable_intakes_per_s, bare_requests_per_s=bare,
+                   rate_per_s=rate, offers_measured=sqlite.offers_measured, p50_ms=sqlite.p50_ms,
+                   p99_ms=sqlite.p99_ms, postgres=on_postgres)  # fmt: skip
+
+
+def _phases(db: str, config: Path, extra: list[str], clients: int, seconds: float,
+            rate: float) -> Phases:  # fmt: skip
+    """Throughput, then latency, against one ``unirouter serve`` on ``db``."""
+    server, url = _start([*_CLI, "serve", "--db", db, "--port", "0", "--config", str(config),
+                          *extra])  # fmt: skip
+    try:
+        _wait_leading(url)
+        durable = _run_async(_hammer(url, "/v1/work-items", clients, seconds, "tp"))
+        latencies = _run_async(_latency(url, rate, seconds))
+    finally:
+        _stop(server)
+    return Phases(durable_intakes_per_s=durable, offers_measured=len(latencies),
+                  p50_ms=1000 * _quantile(latencies, 0.5),
+                  p99_ms=1000 * _quantile(latencies, 0.99))  # fmt: skip
+
+
+def _wait_leading(url: str, timeout_s: float = 30.0) -> None:
+    """On PostgreSQL a server starts as a follower and leads after its first campaign."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            if httpx.get(url + "/readyz", timeout=2).json().get("role") == "leader":
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the server did not start leading")
+
+
+@contextlib.contextmanager
+def _bench_database(url: str) -> Iterator[str]:
+    """A new database on the server ``url`` names, dropped afterwards (needs CREATEDB)."""
+    import psycopg
+    from psycopg import sql
+
+    from unirouter.storage import postgres
+
+    name = f"unirouter_bench_{secrets.token_hex(4)}"
+    info = postgres.conninfo(url)
+    with psycopg.connect(info, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield info.split("?")[0].rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(info, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def report(figures: Figures) -> str:
@@ -288,11 +348,23 @@ def report(figures: Figures) -> str:
         f"  bare FastAPI endpoint, same client, requests/s    {f.bare_requests_per_s:10.0f}",
         f"  intake-to-offer on the agent's WebSocket at {f.rate_per_s:g} items/s "
         f"({f.offers_measured} offers): p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms",
+        *_postgres_lines(f),
     ])  # fmt: skip
 
 
+def _postgres_lines(f: Figures) -> list[str]:
+    pg = f.postgres
+    if pg is None:
+        return []
+    return [
+        f"  durable intakes/s (PostgreSQL, synchronous_commit) {pg.durable_intakes_per_s:10.0f}",
+        f"  intake-to-offer on PostgreSQL at {f.rate_per_s:g} items/s ({pg.offers_measured} "
+        f"offers): p50 {pg.p50_ms:.1f} ms, p99 {pg.p99_ms:.1f} ms",
+    ]
+
+
 def as_json(figures: Figures) -> dict[str, Any]:
-    return asdict(figures)
+    return asdict(figures)  # the PostgreSQL phases nest under "postgres" (null without --db)
 
 
 class _BareIntake(BaseModel):

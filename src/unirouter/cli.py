@@ -177,11 +177,19 @@ def bench_sim(arrivals: int, servers: int, load: float, as_json: bool) -> None:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=200.0,
               show_default=True, help="Intakes per second in the latency phase.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def bench_server(clients: int, seconds: float, rate: float, as_json: bool) -> None:
-    """Durable intakes/s and intake-to-offer latency over loopback, beside a bare endpoint."""
+@click.option("--db", "postgres", default=None, metavar="postgresql://…",
+              help="Also measure on this PostgreSQL server (in a database made for the run), "
+                   "beside SQLite.")  # fmt: skip
+def bench_server(
+    clients: int, seconds: float, rate: float, as_json: bool, postgres: str | None
+) -> None:
+    """Durable intakes/s and intake-to-offer latency over loopback, beside a bare endpoint
+    (and beside PostgreSQL with ``--db postgresql://…``)."""
     from unirouter import bench_server as server_bench
 
-    figures = server_bench.run(clients=clients, seconds=seconds, rate=rate)
+    if postgres is not None and not postgres.lower().startswith("postgres"):
+        raise click.BadParameter("only a postgresql:// URL (SQLite always runs)", param_hint="--db")
+    figures = server_bench.run(clients=clients, seconds=seconds, rate=rate, postgres=postgres)
     if as_json:
         click.echo(json.dumps(server_bench.as_json(figures)))
     else:

@@ -28,7 +28,9 @@ __all__ = [
 def start_member(db: str, config: Path | None, *extra: str) -> Server:
     """One server of the deployment: a short lease (a paused leader is replaced soon) and a short
     failover grace (agents that do not come back are offline soon)."""
-    return start_server(db, config, "--lease-s", "1.5", "--failover-grace-s", "2", *extra)  # type: ignore[arg-type]
+    return start_server(
+        db, config, "--lease-s", "3", "--failover-grace-s", "2", "--snapshot-every", "2000", *extra
+    )  # type: ignore[arg-type]
 
 
 def start_members(db: str, count: int) -> list[Server]:

@@ -196,6 +196,8 @@ class Cluster:
     async def _catch_up(self) -> None:
         """Apply every durable record after this host's cursor (in the loop: the engine's)."""
         async with self._applying:
+            if self.host.leading:
+                return  # its own appends: the engine ran them (a forward that outlived a promotion)
             records = await asyncio.to_thread(self.store.read, self.host.durable_cursor)
             if records:
                 self.host.apply(records)

@@ -284,7 +284,11 @@ class EngineHost:
 
     def apply(self, records: list[StoredRecord]) -> None:
         """Fold records another server appended (durable, in log order) into the read model and
-        push them to subscribers; each command is re-run and checked like a replay."""
+        push them to subscribers; each command is re-run and checked like a replay. A leader
+        applies nothing: its engine ran these commands itself (re-running them would run them
+        twice)."""
+        if self.leading:
+            return
         for cursor, command, logged in replay.group(records):
             if cursor <= self.durable_cursor:
                 continue

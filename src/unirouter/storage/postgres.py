@@ -150,8 +150,18 @@ class _Transactions:
         self.connection.close()
 
 
+#: A writer paused inside a transaction (SIGSTOP, a frozen VM) holds the log head's row lock, which
+#: every append and every election needs: the database ends such a session after this long, so
+#: the others go on (the paused writer's transaction is rolled back and its commit fails).
+IDLE_IN_TRANSACTION_MS = 5000
+
+
 def _connect(info: str, *, autocommit: bool) -> psycopg.Connection[Any]:
-    return psycopg.connect(info, autocommit=autocommit, connect_timeout=5)
+    connection = psycopg.connect(info, autocommit=autocommit, connect_timeout=5)
+    connection.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+    if not autocommit:
+        connection.commit()
+    return connection
 
 
 class PostgresStore:

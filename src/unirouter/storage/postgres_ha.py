@@ -127,6 +127,9 @@ class Elector:
         """The seat's connection, opened again after a loss (the next call then campaigns anew)."""
         if self._connection is None or self._connection.closed or self._connection.broken:
             self._connection = psycopg.connect(self._info, autocommit=True, connect_timeout=3)
+            # Never wait long on the head row (a writer holding it is ended by the server's
+            # idle-in-transaction timeout): fail this campaign, try again at the next.
+            self._connection.execute("SET lock_timeout = 2000")
         return self._connection
 
 
