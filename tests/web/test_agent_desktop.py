@@ -61,7 +61,10 @@ def test_alice_takes_a_chat_talks_completes_and_closes_it(
 def test_a_declined_offer_leaves_the_desk_with_its_reason(
     server: Server, new_page: Callable[[], Page]
 ) -> None:
-    """R25: decline with a reason code; the offer disappears and the event carries the reason."""
+    """R25: decline with a reason code; the offer disappears and the event carries the reason
+    (bob is made available, so the item goes to him rather than back to its sole decliner)."""
+    with server.client("admin") as admin:
+        admin.put("/v1/agents/bob/presence", json={"presence": "available"}).raise_for_status()
     page = _desk(server, new_page)
     item = submit(server, "c2")
     offer = page.get_by_test_id("offer")
