@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
+import io
 import logging
 import select
 import ssl
@@ -142,8 +143,11 @@ class Poller:
             return
         deadline = time.monotonic() + self.config.poll_s
         while not self._stopping.is_set() and time.monotonic() < deadline:
-            readable, _, _ = select.select([client.socket()], [], [], 0.5)
-            if readable and b"EXISTS" in client.readline():
+            if not _buffered(client):  # an EXISTS read with the "+" line sits in imaplib's buffer
+                readable, _, _ = select.select([client.socket()], [], [], 0.5)
+                if not readable:
+                    continue
+            if b"EXISTS" in client.readline():
                 break
         client.send(b"DONE\r\n")
         while not client.readline().startswith(_IDLE_TAG):
@@ -157,3 +161,19 @@ class Poller:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+def _buffered(client: imaplib.IMAP4) -> bool:
+    """Whether a server line already waits in the client's read buffer (select cannot see it).
+
+    The socket is made non-blocking for one peek, so an empty buffer is not filled by waiting."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        reader = client.file
+        return isinstance(reader, io.BufferedReader) and bool(reader.peek(1))
+    except (BlockingIOError, OSError):
+        return False
+    finally:
+        sock.settimeout(timeout)
