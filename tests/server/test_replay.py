@@ -60,11 +60,6 @@ def _close(recorded: float, replayed: float, relative: float, absolute: float = 
     return abs(recorded - replayed) <= max(absolute, relative * abs(recorded))
 
 
-@pytest.mark.xfail(
-    reason="known defect: since a server's agents start offline (issue 16), a captured day's first "
-    "reconnect of each agent is refused by the replay ('connected already'); to be fixed in capture",
-    strict=False,
-)
 def test_replaying_the_recorded_configuration_reproduces_the_recorded_kpis(day: Day) -> None:
     """Issue 13: arrived exactly; answered and handled within 20% (or 3 items); abandons
     (short ones included) within 6 items; AHT within 10%; ASA within a third of the AHT."""

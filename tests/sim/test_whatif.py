@@ -13,7 +13,9 @@ import pytest
 import yaml
 
 from unirouter import config as configuration
+from unirouter.server import commands
 from unirouter.sim import runner, scenario
+from unirouter.storage import memory, port
 from unirouter.whatif import capture, demand, replay
 
 DAY = """
@@ -167,3 +169,27 @@ def test_a_censored_patience_is_never_shorter_than_the_recorded_wait() -> None:
     draws = [estimate.draw_beyond(30.0, rng) for _ in range(200)]
     assert all(d is None or d > 30.0 for d in draws)
     assert any(d is None for d in draws) and any(d is not None for d in draws)
+
+
+def test_a_server_log_starts_its_awaited_agents_offline_and_disconnected() -> None:
+    """Issue 13 with issue 16 item 1: a server that awaits connections starts every agent it
+    configures offline and not connected without an event saying so; the capture's start state
+    says it, so the replay's first recorded connection finds the agent disconnected."""
+    day = scenario.parse(yaml.safe_load(DAY))
+    data = commands.config_json(day.config)
+    store = memory.MemoryStore()
+    init = {"op": "init", "t": 100.0, "args": {"config": data, "await_connections": True}}
+    added = {**data, "agents": {**data["agents"], "d": {}}}
+    records = [
+        (port.RecordKind.COMMAND, init),
+        (port.RecordKind.EVENT, {"type": "agent_connected", "t": 110.0, "seq": 1, "agent": "a"}),
+        (port.RecordKind.COMMAND, {"op": "apply_config", "t": 120.0, "args": {"config": added}}),
+    ]
+    store.append([port.Record(kind=k, body=json.dumps(b)) for k, b in records])
+    taken = capture.from_store(store, 105.0, 200.0, "test")
+    offline = {"connected": False, "presence": "offline"}
+    assert taken.header["agents"] == {name: offline for name in ("a", "b", "c")}
+    assert taken.timeline == [
+        {"kind": "agent", "t": 5.0, "agent": "a", "connected": True},
+        {"kind": "agent", "t": 15.0, "agent": "d", **offline},
+    ]

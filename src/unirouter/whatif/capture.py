@@ -77,17 +77,38 @@ class _Reader:
         self.answers: dict[str, dict[str, int]] = {}  # agent -> offers, accepted, declined
         self.kpis: kpis.KpiAccumulator | None = None
         self.known: set[str] = set()  # items the recorded KPIs follow (created before ``end``)
+        self.awaiting = False  # the server starts agents offline until they connect
+        self.configured_agents: set[str] = set()
         self.first: float | None = None
         self.last = 0.0
 
     def command(self, body: dict[str, Any]) -> None:
         if body.get("op") in ("init", "apply_config") and not body.get("refused"):
             data = body["args"]["config"]
+            self.configured(body, data)
             if self.config is None or self.start is None or float(body["t"]) <= self.start:
                 self.config = data
             if self.kpis is not None:
                 self.kpis.apply_config(configuration.validate(data), float(body["t"]))
         self.submit = body.get("args") if body.get("op") == "submit" else None
+
+    def configured(self, body: dict[str, Any], data: dict[str, Any]) -> None:
+        """A server that awaits connections starts each agent it configures offline and not
+        connected, and says so by no event: that start goes into the presence state, so the
+        replay's first recorded connection finds its agent disconnected, as the record did."""
+        if body["op"] == "init":
+            self.awaiting = bool(body["args"].get("await_connections"))
+        fresh = [agent for agent in data.get("agents") or {} if agent not in self.configured_agents]
+        self.configured_agents.update(fresh)
+        if not self.awaiting:
+            return
+        t = float(body["t"])
+        for agent in fresh:
+            start = {"connected": False, "presence": model.BasePresence.OFFLINE.value}
+            if self.start is None or t < self.start:
+                self.presence.setdefault(agent, {}).update(start)
+            elif self.inside(t):
+                self.timeline.append({"kind": "agent", "t": self.rel(t), "agent": agent, **start})
 
     def event(self, body: dict[str, Any]) -> None:
         t = float(body["t"])
