@@ -1,7 +1,6 @@
 """``unirouter capture``, ``unirouter replay`` and ``unirouter compare`` (issue 13, docs/replay.md).
 
-Registered on the root group of :mod:`unirouter.cli`; the heavy modules are imported inside the
-commands so ``unirouter --help`` stays quick.
+Listed in :data:`unirouter.cli.COMMANDS`; the heavy modules are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ from typing import Any
 import click
 import yaml
 
-from unirouter.cli import CONTEXT, main
+from unirouter.cli._shared import CONTEXT
 
 __all__ = ["capture", "compare", "replay"]
 
 _SUMMARY = ("arrived", "answered", "abandoned", "service_level", "asa_s", "aht_s")
 
 
-@main.command("capture", context_settings=CONTEXT)
+@click.command("capture", context_settings=CONTEXT)
 @click.option("--db", help="A server's store (sqlite:///FILE.db, postgresql://…, FILE.db).")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A simulator events file (unirouter simulate --events) instead of --db.")  # fmt: skip
@@ -115,7 +114,7 @@ def scenario_start(path: Path) -> Any:
 _AGENTS_HELP = "as-recorded (the presence timeline of the capture) or a scenario file's shifts."
 
 
-@main.command("replay", context_settings=CONTEXT)
+@click.command("replay", context_settings=CONTEXT)
 @click.argument("day", metavar="DAY.jsonl", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
 @click.option("--agents", default="as-recorded", show_default=True, help=_AGENTS_HELP)
@@ -143,7 +142,7 @@ def replay(
     click.echo(_summary([("recorded", capture.recorded), (config_file.name, done.to_dict())]))
 
 
-@main.command("compare", context_settings=CONTEXT)
+@click.command("compare", context_settings=CONTEXT)
 @click.argument("day", metavar="DAY.jsonl", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--config", "config_files", required=True, multiple=True,
               type=click.Path(path_type=Path), help="Give it twice or more.")  # fmt: skip

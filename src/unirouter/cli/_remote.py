@@ -3,8 +3,8 @@
 
 The file is validated here first, as a whole, so a broken file never reaches the server; then it is
 sent as JSON with ``?dry_run=true`` (diff) or without (apply). The server validates it again and
-applies it atomically or not at all. Registered on the ``config`` group of :mod:`unirouter.cli`,
-which imports this module.
+applies it atomically or not at all. Listed on the ``config`` group (:mod:`unirouter.cli._config`),
+which imports this module when one of them runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import click
 import httpx
 
 from unirouter import config as cfg
-from unirouter.cli import CONTEXT, config_group
+from unirouter.cli._shared import CONTEXT
 from unirouter.errors import UnirouterError
 
 __all__ = [
@@ -88,7 +88,7 @@ _URL = click.option(
 _TOKEN = click.option("--token", required=True, help="An admin bearer token (or UNIROUTER_TOKEN).")
 
 
-@config_group.command("diff", context_settings=CONTEXT)
+@click.command("diff", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @_URL
 @_TOKEN
@@ -103,7 +103,7 @@ def config_diff(file: Path, url: str, token: str) -> None:
         click.echo(line)
 
 
-@config_group.command("apply", context_settings=CONTEXT)
+@click.command("apply", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @_URL
 @_TOKEN

@@ -17,7 +17,7 @@ import click
 import uvicorn
 
 from unirouter import config as cfg
-from unirouter.cli import CONTEXT, main
+from unirouter.cli._shared import CONTEXT
 from unirouter.config import model
 from unirouter.server import _gc_pauses, auth, cluster
 from unirouter.server import app as server_app
@@ -41,7 +41,7 @@ class _Server(uvicorn.Server):
             sys.stdout.flush()
 
 
-@main.command("serve", context_settings=CONTEXT)
+@click.command("serve", context_settings=CONTEXT)
 @click.option(
     "--config",
     "config_file",
@@ -110,7 +110,7 @@ def serve(
         raise click.ClickException(f"stopped: the log could not be written ({cause})")
 
 
-@main.group("token", context_settings=CONTEXT)
+@click.group("token", context_settings=CONTEXT)
 def token_group() -> None:
     """API tokens (SPEC §6.3)."""
 

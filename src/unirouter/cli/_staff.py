@@ -1,7 +1,7 @@
 """``unirouter staff SCENARIO.yaml --target "service_level>=0.8"`` (SPEC §6.2): a shell over
 :mod:`unirouter.sim.staffing`.
 
-Registered on the root group of :mod:`unirouter.cli`, which imports this module. A bad target or
+Listed in :data:`unirouter.cli.COMMANDS`, which imports this module when it runs. A bad target or
 scenario is a :class:`~unirouter.errors.ConfigError`, printed by the root group's error table as
 one sentence per problem (``--target: ...``).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from unirouter.cli import CONTEXT, main
+from unirouter.cli._shared import CONTEXT
 from unirouter.sim import queueing, scenario, staffing
 
 __all__ = ["report", "staff"]
@@ -23,7 +23,7 @@ _TARGET_HELP = (
 )
 
 
-@main.command("staff", context_settings=CONTEXT)
+@click.command("staff", context_settings=CONTEXT)
 @click.argument("scenario_file", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
 @click.option("--target", required=True, metavar="TARGET", help=_TARGET_HELP)
 @click.option("--seed", type=int, help="Seed of the simulations (overrides the file's).")

@@ -1,6 +1,6 @@
 """``unirouter simulate`` and ``unirouter demo`` (SPEC §6.2, §7): shells over the scenario runner.
 
-Registered on the root group of :mod:`unirouter.cli`, which imports this module. Errors the library
+Listed in :data:`unirouter.cli.COMMANDS`, which imports this module when one of them runs. Errors the library
 raises on purpose (a bad scenario is a :class:`~unirouter.errors.ConfigError` with field paths) are
 turned into sentences by the root group's one error table.
 """
@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import click
 
-from unirouter.cli import CONTEXT, main
+from unirouter.cli._shared import CONTEXT
 from unirouter.sim import narrate, progress, report, results, runner, scenario
 
 __all__ = ["DEMO_SCENARIO", "demo", "simulate"]
@@ -26,7 +26,7 @@ __all__ = ["DEMO_SCENARIO", "demo", "simulate"]
 DEMO_SCENARIO = "demo_scenario.yaml"
 
 
-@main.command("simulate", context_settings=CONTEXT)
+@click.command("simulate", context_settings=CONTEXT)
 @click.argument("scenario_file", metavar="SCENARIO.yaml", type=click.Path(path_type=Path))
 @click.option("--seed", type=int, help="Seed of the run's random draws (overrides the file's).")
 @click.option(
@@ -86,7 +86,7 @@ def simulate(
         _narrated(loaded, seed=seed, trace=trace, observers=observers)
 
 
-@main.command("demo", context_settings=CONTEXT)
+@click.command("demo", context_settings=CONTEXT)
 @click.option("--scripted", is_flag=True,
               help="Instead: narrate the bundled scripted scenario in virtual time.")  # fmt: skip
 @click.option("--seed", type=int, help="Seed of the traffic and the agents' draws.")

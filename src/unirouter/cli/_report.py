@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from unirouter.cli import CONTEXT, main
+from unirouter.cli._shared import CONTEXT
 
 __all__ = ["report"]
 
@@ -22,7 +22,7 @@ AGENT_COLUMNS = ("from", "scope", "name", "occupancy", "utilisation", "handled",
                  "declines", "expiries")  # fmt: skip
 
 
-@main.command("report", context_settings=CONTEXT)
+@click.command("report", context_settings=CONTEXT)
 @click.option("--db", default="./unirouter.db", show_default=True, help="The store's URL.")
 @click.option("--from", "start", metavar="T", help="Unix seconds or ISO 8601 (default: the start).")
 @click.option("--to", "end", metavar="T", help="Unix seconds or ISO 8601 (default: the end).")
