@@ -71,8 +71,8 @@ bench: $(STAMP)
 FAST := build/fast
 FAST_MODULES := $(addprefix unirouter/engine/,base.py clock.py dispatch.py engine.py events.py \
 	intake.py matching.py plans.py queues.py state.py timers.py work.py) \
-	$(addprefix unirouter/sim/,runner.py kpis.py agenda.py traffic.py _arrivals.py \
-	_kpi_state.py _kpi_series.py _kpi_tally.py)
+	$(addprefix unirouter/sim/,runner.py agenda.py traffic.py _arrivals.py) \
+	$(addprefix unirouter/analytics/,kpis.py _kpi_state.py _kpi_series.py _kpi_tally.py)
 
 fast: $(STAMP)
 	rm -rf $(FAST)

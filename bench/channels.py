@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from unirouter import bench_server
+from unirouter.bench import server as bench_server
 from unirouter.channels import signing
 
 SECRET = "bench-secret"

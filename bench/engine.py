@@ -1,6 +1,6 @@
 """`make bench`: the engine benchmark of the engine issue (figures only, never a pass/fail).
 
-Two parts: the built-in methods at 1k, 10k and 100k agents (:mod:`unirouter.benchmarks`), and
+Two parts: the built-in methods at 1k, 10k and 100k agents (:mod:`unirouter.bench.engine`), and
 custom assignment (R19, issue 15 B4), measured before and after its fix in the same run: "before"
 runs the engine with the agent-side check of a custom queue doing the full decision for every
 waiting item, as it did, "after" with the fix (the free agent alone is tried first).
@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from unirouter import benchmarks
+from unirouter.bench import engine as benchmarks
 from unirouter.config import model
 from unirouter.engine import dispatch
 from unirouter.engine.clock import ManualClock

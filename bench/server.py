@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from unirouter import bench_server
+from unirouter.bench import server as bench_server
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from unirouter import bench_sim
+from unirouter.bench import sim as bench_sim
 
 
 def main() -> None:

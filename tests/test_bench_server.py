@@ -8,7 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from unirouter import bench_server, cli
+from unirouter import cli
+from unirouter.bench import server as bench_server
 
 
 def test_bench_server_prints_throughput_latency_and_the_bare_endpoint() -> None:

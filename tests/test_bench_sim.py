@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from unirouter import bench_sim
+from unirouter.bench import sim as bench_sim
 
 TINY = ["--arrivals", "5000", "--servers", "5", "--load", "0.7"]
 

@@ -133,7 +133,7 @@ def test_pooling_tallies_adds_every_field() -> None:
     """Tally.add and AgentTotals.add are spelled out for speed: none of their fields is left out."""
     from dataclasses import fields
 
-    from unirouter.sim._kpi_tally import AgentTotals, Tally
+    from unirouter.analytics._kpi_tally import AgentTotals, Tally
 
     for make in (Tally, AgentTotals):
         one = make()

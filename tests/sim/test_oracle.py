@@ -36,8 +36,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from unirouter.analytics import _kpi_tally, kpis
 from unirouter.engine import Event, EventType
-from unirouter.sim import _kpi_tally, kpis, queueing, runner, scenario, staffing, traffic
+from unirouter.sim import queueing, runner, scenario, staffing, traffic
 
 HANDLE_S = 100.0
 SERVICE_LEVEL_S = 50.0

@@ -27,8 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unirouter import cli
+from unirouter.analytics import kpis
 from unirouter.engine import Engine, Event
-from unirouter.sim import agenda, kpis, report, results, runner, scenario
+from unirouter.sim import agenda, report, results, runner, scenario
 
 CHARTS = (
     "waiting",

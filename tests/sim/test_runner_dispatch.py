@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from unirouter.analytics import kpis
 from unirouter.engine import Event, EventType
-from unirouter.sim import kpis, results, runner, scenario
+from unirouter.sim import results, runner, scenario
 
 MIXED = Path(__file__).parent / "golden" / "mixed.yaml"
 

@@ -3,7 +3,7 @@
 Every case is a scenario run by the real runner over the real engine (generated Poisson arrivals,
 exponential handle times and patience, one voice workstream with ``auto_accept`` so that a free
 agent answers at once, ``short_abandon_s: 0`` so that every abandon counts), and its KPIs are the
-SPEC §8 ones of :mod:`unirouter.sim.kpis`, read per replication.
+SPEC §8 ones of :mod:`unirouter.analytics.kpis`, read per replication.
 
 How the tolerances are sized (docs/theory.md says the same at more length):
 

@@ -2,29 +2,26 @@
 
 The server feeds :class:`LogFold` every command and event it appends (and, at a restart, every one
 the log holds), so a report is a sum over 15-minute buckets already folded, never a new pass over
-the log. The fold is the simulator's :class:`~unirouter.sim.kpis.KpiAccumulator` with per-interval
-buckets (:mod:`unirouter.sim._kpi_buckets`): the same SPEC §8 definitions for a simulated day and
+the log. The fold is the simulator's :class:`~unirouter.analytics.kpis.KpiAccumulator` with per-interval
+buckets (:mod:`unirouter.analytics._kpi_buckets`): the same SPEC §8 definitions for a simulated day and
 for the live server. The configuration each event ran under comes from the log's ``init`` and
 ``apply_config`` commands (queues' service-level thresholds, agents' capacity and group).
 
-``unirouter report`` runs the same fold over a store read once through the storage port.
+``unirouter report`` runs the same fold over a store read once through the storage port
+(:mod:`unirouter.cli._report`); nothing here reads or writes anything.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from unirouter import config as configuration
-from unirouter.analytics import windows
+from unirouter.analytics import kpis, windows
+from unirouter.analytics._kpi_buckets import Window
 from unirouter.engine import events as engine_events
-from unirouter.sim import kpis
-from unirouter.sim._kpi_buckets import Window
-from unirouter.storage import RecordKind, Store
 
-__all__ = ["LogFold", "fold_store"]
+__all__ = ["LogFold"]
 
-PAGE = 5000
 _CONFIG_OPS = frozenset({"init", "apply_config"})
 
 
@@ -99,21 +96,6 @@ class LogFold:
         if self._kpis is None:
             return [Window(start=span.start, end=span.end)]
         return self._kpis.intervals(span.start, span.end, span.step, now)
-
-
-def fold_store(store: Store) -> LogFold:
-    """A fold of everything ``store`` holds, read once in pages through the storage port."""
-    fold = LogFold()
-    after = 0
-    while page := store.read(after, PAGE):
-        for record in page:
-            body = json.loads(record.body)
-            if record.kind is RecordKind.COMMAND:
-                fold.command(body)
-            else:
-                fold.event(body)
-        after = page[-1].cursor
-    return fold
 
 
 def _merge(span: windows.Window, cut: list[Window]) -> Window:

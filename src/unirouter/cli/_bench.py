@@ -26,7 +26,7 @@ def bench() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of a table.")
 def bench_engine(sizes: str, items: int, as_json: bool) -> None:
     """Drive the engine in-process: submit → assign → complete at load 0.9 (20 queues, 10 skills)."""
-    from unirouter import benchmarks
+    from unirouter.bench import engine as benchmarks
 
     try:
         agent_counts = [int(size) for size in sizes.split(",")]
@@ -48,7 +48,7 @@ def bench_engine(sizes: str, items: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def bench_sim(arrivals: int, servers: int, load: float, as_json: bool) -> None:
     """The same M/M/c model through unirouter, Ciw and SimPy, each in its own process."""
-    from unirouter import bench_sim as sim_bench
+    from unirouter.bench import sim as sim_bench
 
     model = sim_bench.Model(arrivals=arrivals, servers=servers, load=load)
     outcomes = sim_bench.run_all(model)
@@ -73,7 +73,7 @@ def bench_server(
 ) -> None:
     """Durable intakes/s and intake-to-offer latency over loopback, beside a bare endpoint
     (and beside PostgreSQL with ``--db postgresql://…``)."""
-    from unirouter import bench_server as server_bench
+    from unirouter.bench import server as server_bench
 
     if postgres is not None and not postgres.lower().startswith("postgres"):
         raise click.BadParameter("only a postgresql:// URL (SQLite always runs)", param_hint="--db")

@@ -7,13 +7,19 @@ The store is read once through the storage port (SQLite, PostgreSQL, memory alik
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from unirouter import storage
+from unirouter.analytics import fold, tables, windows
 from unirouter.cli._shared import CONTEXT
 
 __all__ = ["report"]
+
+#: Log records read per page.
+PAGE = 5000
 
 #: The columns of ``--format table`` (CSV, JSON and Parquet carry every KPI).
 QUEUE_COLUMNS = ("from", "scope", "name", "arrived", "answered", "abandoned", "service_level",
@@ -38,15 +44,12 @@ def report(
     output: Path | None,
 ) -> None:  # fmt: skip
     """SPEC §8 KPIs of the store's log over a window, per interval with --by."""
-    from unirouter import storage
-    from unirouter.analytics import fold, tables, windows
-
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a file: give --output FILE.parquet")
     begin, until = windows.parse_time(start, "from"), windows.parse_time(end, "to")
     store = storage.open_store(db)
     try:
-        log = fold.fold_store(store)
+        log = _fold_store(store, fold.LogFold())
     finally:
         store.close()
     now = log.last
@@ -64,3 +67,17 @@ def report(
         click.echo(text, nl=not text.endswith("\n"))
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _fold_store(store: storage.Store, log: fold.LogFold) -> fold.LogFold:
+    """``log`` fed everything ``store`` holds, read once in pages through the storage port."""
+    after = 0
+    while page := store.read(after, PAGE):
+        for record in page:
+            body = json.loads(record.body)
+            if record.kind is storage.RecordKind.COMMAND:
+                log.command(body)
+            else:
+                log.event(body)
+        after = page[-1].cursor
+    return log

@@ -126,7 +126,7 @@ def demo(
             loaded = scenario.load(path)
         _narrated(loaded, seed=seed, trace=False, observers=[])
         return
-    from unirouter.server import demo as live
+    from unirouter import demo as live
 
     options = live.DemoOptions(db=db, host=host, port=port, human=human, duration_s=duration,
                                speed=speed, seed=seed)  # fmt: skip

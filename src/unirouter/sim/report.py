@@ -7,7 +7,7 @@ replications) and the scenario text that produced it, escaped.
 
 ``data`` is the run's report data (:meth:`~unirouter.sim.results.RunResult.report_data`): ``seed``,
 ``duration_s``, ``replications``, ``totals``, ``queues``, ``workstreams``, ``agents``, ``groups``,
-``series`` and ``wait_histogram`` in the shapes of :meth:`~unirouter.sim.kpis.KpiResult.to_dict`.
+``series`` and ``wait_histogram`` in the shapes of :meth:`~unirouter.analytics.kpis.KpiResult.to_dict`.
 The page depends on nothing but ``data`` and the text: the same run gives the same bytes.
 
 The module is a little over 400 lines because the page's stylesheet (about 40 lines) lives at its end:

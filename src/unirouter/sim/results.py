@@ -3,7 +3,7 @@ scripted item ended.
 
 :meth:`RunResult.to_dict` is the ``unirouter simulate --json`` object; :meth:`RunResult.report_data`
 adds the per-queue 15-minute series and the wait histogram for ``--report``. Generated items are
-only counted: the KPIs come from a :class:`~unirouter.sim.kpis.KpiAccumulator` the runner feeds
+only counted: the KPIs come from a :class:`~unirouter.analytics.kpis.KpiAccumulator` the runner feeds
 event by event, which keeps sums, never per-item lists, so a result's size does not grow with the
 traffic.
 """
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from unirouter.sim import kpis
+from unirouter.analytics import kpis
 
 __all__ = ["NOT_SUBMITTED", "ItemOutcome", "Refusal", "Replication", "RunResult", "combine"]
 
@@ -103,7 +103,7 @@ class RunResult:
     With several replications, ``counts`` and ``arrivals_generated`` are summed over them (each
     replication's own are in ``runs``), ``errors`` are pooled, ``end_s`` is the latest end, and
     ``items`` are the scripted items' final states in the first replication. ``kpis`` holds one
-    :class:`~unirouter.sim.kpis.KpiResult` per replication.
+    :class:`~unirouter.analytics.kpis.KpiResult` per replication.
     """
 
     seed: int
@@ -156,7 +156,7 @@ class RunResult:
     def report_data(self) -> dict[str, Any]:
         """What ``--report`` draws: :meth:`to_dict` plus ``series`` (per queue, 15-minute intervals)
         and ``wait_histogram`` (every queue's waits), pooled over the replications; the shapes are
-        those of :meth:`~unirouter.sim.kpis.KpiResult.to_dict`."""
+        those of :meth:`~unirouter.analytics.kpis.KpiResult.to_dict`."""
         pooled = self._kpis()
         return {
             **self.to_dict(),

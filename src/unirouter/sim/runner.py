@@ -5,7 +5,7 @@ or one the simulated agents or customers do: answer an offer, finish handling, e
 engine deadline (:meth:`Engine.next_deadline`: offer expiries, scheduled starts, TTLs, overflow
 timers, R21). The :class:`~unirouter.engine.ManualClock` jumps there, the engine acts, and its events
 go to the behaviour model (which may put more tasks on the agenda), to the run's
-:class:`~unirouter.sim.kpis.KpiAccumulator` (the KPIs of SPEC §8 in the result) and to the observers
+:class:`~unirouter.analytics.kpis.KpiAccumulator` (the KPIs of SPEC §8 in the result) and to the observers
 (the ``--events`` file, the narrator). Every routing decision is the engine's; nothing here routes.
 
 A scripted action the engine refuses (any :class:`~unirouter.errors.CommandError`) is recorded as a
@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Protocol
 
 from unirouter import errors
+from unirouter.analytics import kpis
 from unirouter.config import model
 from unirouter.engine import (
     CloseReason,
@@ -55,7 +56,7 @@ from unirouter.engine import (
     OfferStatus,
     WorkItem,
 )
-from unirouter.sim import actions, agenda, kpis, results, traffic
+from unirouter.sim import actions, agenda, results, traffic
 from unirouter.sim.scenario import Scenario
 
 __all__ = [

@@ -33,10 +33,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from unirouter.analytics import kpis
 from unirouter.config import model
 from unirouter.engine import Engine, Event, EventType
 from unirouter.errors import ConfigError, ConfigIssue
-from unirouter.sim import agenda, kpis, queueing, results, runner, traffic
+from unirouter.sim import agenda, queueing, results, runner, traffic
 from unirouter.sim.scenario import Scenario
 
 __all__ = [
@@ -313,7 +314,7 @@ def with_headcount(
 
 
 class _ByInterval:
-    """A runner observer: one :class:`~unirouter.sim.kpis.KpiAccumulator` per interval and
+    """A runner observer: one :class:`~unirouter.analytics.kpis.KpiAccumulator` per interval and
     replication, each fed the events of the items that arrived in its interval after the warm-up."""
 
     def __init__(self, config: model.Config, spans: Sequence[Interval]) -> None:

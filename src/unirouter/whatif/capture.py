@@ -23,10 +23,11 @@ from typing import Any
 
 from unirouter import config as configuration
 from unirouter import storage
+from unirouter.analytics import kpis
 from unirouter.config import model
 from unirouter.engine import events as engine_events
 from unirouter.server import commands
-from unirouter.sim import kpis, scenario
+from unirouter.sim import scenario
 
 __all__ = ["FORMAT", "VERSION", "Capture", "from_events", "from_store", "lines"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from unirouter.sim import _kpi_tally
+from unirouter.analytics import _kpi_tally
 
 __all__ = [
     "HIST_BIN_S", "HIST_MAX_S", "INTERVAL_S", "Interval", "QueueSeries", "pool", "pool_histograms",

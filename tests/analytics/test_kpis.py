@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 
 from unirouter import config as configuration
 from unirouter import errors
+from unirouter.analytics import _kpi_combine, _kpi_series, kpis
+from unirouter.analytics._kpi_tally import AgentTotals, Tally
 from unirouter.config.model import BasePresence
 from unirouter.engine import CloseReason, Engine, ManualClock
-from unirouter.sim import _kpi_combine, _kpi_series, kpis, results
-from unirouter.sim._kpi_tally import AgentTotals, Tally
+from unirouter.sim import results
 
 
 def make_config(

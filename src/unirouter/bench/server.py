@@ -51,7 +51,7 @@ __all__ = ["Figures", "Phases", "as_json", "report", "run", "serve_bare"]
 T = TypeVar("T")
 AGENTS = 8
 _CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
-_BARE = [sys.executable, "-c", "from unirouter.bench_server import serve_bare; serve_bare()"]
+_BARE = [sys.executable, "-c", "from unirouter.bench.server import serve_bare; serve_bare()"]
 _INTAKE, _AGENT = "bench-intake-token", "bench-agent-token-{}"
 _LATENCY_CONNECTIONS = 16
 

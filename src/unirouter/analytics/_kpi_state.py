@@ -1,4 +1,4 @@
-"""Per-item and per-agent state of the KPI accumulator (:mod:`unirouter.sim.kpis`).
+"""Per-item and per-agent state of the KPI accumulator (:mod:`unirouter.analytics.kpis`).
 
 An :class:`Item` lives only while its item is open; an :class:`Agent` holds its piecewise-constant
 state (presence, busy items, used units) and the integrals of that state so far.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from unirouter.analytics import _kpi_tally
 from unirouter.config import model
-from unirouter.sim import _kpi_tally
 
 __all__ = ["Agent", "Item"]
 

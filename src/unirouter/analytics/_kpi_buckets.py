@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
-from unirouter.sim import _kpi_tally
+from unirouter.analytics import _kpi_tally
 
 __all__ = ["Bucket", "Buckets", "Reading", "Window", "difference"]
 

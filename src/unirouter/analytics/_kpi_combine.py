@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from unirouter.sim import _kpi_tally
+from unirouter.analytics import _kpi_tally
 
 __all__ = ["ci95", "pool", "t975"]
 

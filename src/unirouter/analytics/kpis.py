@@ -38,9 +38,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from unirouter.analytics import _kpi_buckets, _kpi_combine, _kpi_series, _kpi_state, _kpi_tally
 from unirouter.config import model
 from unirouter.engine import Event, EventType
-from unirouter.sim import _kpi_buckets, _kpi_combine, _kpi_series, _kpi_state, _kpi_tally
 
 __all__ = ["KpiAccumulator", "KpiResult", "combine", "empty_histogram"]
 
@@ -87,7 +87,7 @@ class KpiAccumulator:
         interval_s: float | None = None,
     ) -> None:
         """``interval_s`` also keeps the KPIs per interval of that length (:meth:`intervals`;
-        the rules are in :mod:`unirouter.sim._kpi_buckets`); events must then come through
+        the rules are in :mod:`unirouter.analytics._kpi_buckets`); events must then come through
         :meth:`feed`, which takes the interval boundaries as time passes them."""
         self._config = config
         self._buckets = None if interval_s is None else _kpi_buckets.Buckets(interval_s)
@@ -445,7 +445,7 @@ def combine(results: Sequence[KpiResult]) -> dict[str, Any]:
     (Student t half-width across replications, null with fewer than two).
 
     The report's ``series`` and ``wait_histogram`` are pooled too, in the shapes of
-    :meth:`KpiResult.to_dict` (see :func:`unirouter.sim._kpi_series.pool`)."""
+    :meth:`KpiResult.to_dict` (see :func:`unirouter.analytics._kpi_series.pool`)."""
     tally, agent = _kpi_tally.Tally, _kpi_tally.AgentTotals
     names = sorted({name for r in results for name in r.series})
     return {

@@ -142,9 +142,9 @@ def run_all(model: Model, simulators: Sequence[str] = SIMULATORS) -> list[Outcom
 
 
 def run_child(simulator: str, model: Model) -> Outcome:
-    """Start ``python -m unirouter.bench_sim SIMULATOR ...`` and read the JSON line it prints."""
+    """Start ``python -m unirouter.bench.sim SIMULATOR ...`` and read the JSON line it prints."""
     command = [
-        sys.executable, "-m", "unirouter.bench_sim", simulator,
+        sys.executable, "-m", "unirouter.bench.sim", simulator,
         "--arrivals", str(model.arrivals), "--servers", str(model.servers),
         "--load", repr(model.load), "--seed", str(model.seed),
     ]  # fmt: skip
@@ -394,7 +394,7 @@ _CHILDREN: dict[str, Callable[[Model], _Measured]] = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Child entry point: run one simulator and print its :class:`Outcome` as one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m unirouter.bench_sim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m unirouter.bench.sim", description=__doc__)
     parser.add_argument("simulator", choices=SIMULATORS)
     parser.add_argument("--arrivals", type=int, default=DEFAULT_ARRIVALS)
     parser.add_argument("--servers", type=int, default=DEFAULT_SERVERS)
