@@ -3,6 +3,7 @@ forward writes, agents streaming on any server, and a paused leader that can nev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -21,7 +22,7 @@ from cluster_support import (
     terms,
     wait_for_leader,
 )
-from server_support import TOKENS, Server, submit
+from server_support import TOKENS, Server, available, submit
 
 
 @pytest.fixture
@@ -124,3 +125,56 @@ def test_a_paused_leader_that_wakes_up_never_appends(
     assert {"before-pause", "after-takeover"} <= created
     assert "while-paused" not in created
     assert leader_of(members[1:]) is not None
+
+
+def test_a_follower_serves_the_reports_the_leader_serves(members: list[Server]) -> None:
+    """SPEC §8 reports on any server: a follower folds the log it applies into its reports too
+    (before, only its read model: its reports stayed empty)."""
+    available(members[0], "alice")
+    with members[0].client("intake") as intake:
+        for n in range(3):
+            submit(intake, f"rep-{n}")
+    arrived: list[int] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        arrived = []
+        for server in members:
+            with server.client("supervisor") as supervisor:
+                report = supervisor.get("/v1/reports/queues")
+                assert report.status_code == 200, report.text
+                arrived.append(report.json()["totals"]["arrived"])
+        if arrived == [3, 3, 3]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"arrived per server (leader first): {arrived}")
+
+
+def test_agents_streaming_on_followers_stay_connected_through_a_failover(
+    members: list[Server], postgres_url: str
+) -> None:
+    """R35 and issue 12 item 4: alice streams on one follower, bob on the other; the leader is
+    SIGKILLed; whichever follower takes over, the agent streaming on the other one is never
+    disconnected by the failover (before, the new leader dropped every agent not streaming on
+    itself, as after a restart)."""
+    headers = {agent: {"Authorization": f"Bearer {TOKENS[agent]}"} for agent in ("alice", "bob")}
+    with contextlib.ExitStack() as streams:
+        for server, agent in ((members[1], "alice"), (members[2], "bob")):
+            url = server.ws_url + f"/v1/agents/{agent}/stream"
+            ws = streams.enter_context(
+                ws_client.connect(url, additional_headers=headers[agent], open_timeout=10)
+            )
+            json.loads(ws.recv(timeout=10))  # hello
+        with members[0].client("admin") as admin:
+            deadline = time.monotonic() + 10
+            while not all(admin.get(f"/v1/agents/{a}").json()["connected"] for a in headers):
+                assert time.monotonic() < deadline, "the agents never connected on the leader"
+                time.sleep(0.05)
+        before = log_rows(postgres_url)[-1][0]
+        members[0].stop(signal.SIGKILL)
+        new = wait_for_leader(members[1:], after_term=1)
+        time.sleep(5)  # past the election's grace (2 s) and a report's freshness
+        with new.client("admin") as admin:
+            assert all(admin.get(f"/v1/agents/{a}").json()["connected"] for a in headers)
+        dropped = [body for cursor, _, body, _ in log_rows(postgres_url)
+                   if cursor > before and body.get("type") == "agent_disconnected"]  # fmt: skip
+        assert dropped == []

@@ -252,7 +252,7 @@ class EngineHost:
         if self.leading:
             await self._begin()
 
-    async def _begin(self) -> None:
+    async def _begin(self, *, drop_connections: bool = True) -> None:
         if self._init_records is not None:
             init = self._init_records
             self._init_records = None
@@ -262,7 +262,8 @@ class EngineHost:
             config, self._pending_config = self._pending_config, None
             await self.command("apply_config", {"config": commands.config_json(config)})
         await self.command("advance", {})
-        await self._drop_connections()
+        if drop_connections:
+            await self._drop_connections()
 
     async def _drop_connections(self) -> None:
         """After a restart nobody is connected yet: every agent the log left connected is
@@ -274,13 +275,17 @@ class EngineHost:
 
     async def lead(self) -> None:
         """Start routing (elected; the log is applied up to its last durable record and the store
-        fenced with the new term): a new log's first command, then the deadlines that passed."""
+        fenced with the new term): a new log's first command, then the deadlines that passed.
+
+        Connections are not dropped as after a restart: the agents streaming on the other servers
+        are connected still, and the cluster's liveness (with its grace after an election) decides
+        who is not (a new leader that dropped them would take every follower's agents offline)."""
         self.leading = True
         if self._engine is None:
             if self._follow_config is None:
                 raise HostStopped("the store is empty: start the server with --config FILE")
             self._init_records = self._init(self._follow_config)
-        await self._begin()
+        await self._begin(drop_connections=False)
 
     def apply(self, records: list[StoredRecord]) -> None:
         """Fold records another server appended (durable, in log order) into the read model and
@@ -297,7 +302,7 @@ class EngineHost:
                 self.log_started = self._restored.started
             self._engine, self._clock = self._restored.engine, self._restored.clock
             events = [json.loads(body) for body in logged]
-            self.projection.feed(command, events)
+            self._feed(command, events)
             self._publish(Published(cursor=cursor, kind=RecordKind.COMMAND, body=command))
             for offset, body in enumerate(events, 1):
                 self._publish(Published(cursor=cursor + offset, kind=RecordKind.EVENT, body=body))
