@@ -89,6 +89,11 @@ class Balancer:
             self._next += 1
             return self.urls[self._next % len(self.urls)]
 
+    def replace(self, old: str, new: str) -> None:
+        """A server restarted on another port: send its share of requests to ``new``."""
+        with self._lock:
+            self.urls[self.urls.index(old)] = new
+
     def request(self, client: httpx.Client, method: str, path: str, **kw: Any) -> httpx.Response:
         deadline = time.monotonic() + self.patience_s
         headers = {"Authorization": f"Bearer {self.token}"}
