@@ -178,3 +178,22 @@ def test_agents_streaming_on_followers_stay_connected_through_a_failover(
         dropped = [body for cursor, _, body, _ in log_rows(postgres_url)
                    if cursor > before and body.get("type") == "agent_disconnected"]  # fmt: skip
         assert dropped == []
+
+
+def test_an_open_offer_keeps_its_deadline_through_a_failover(members: list[Server]) -> None:
+    """Issue 12 item 4: an offer open when the leader is SIGKILLed is still open on the new leader,
+    made to the same agent with the same ``expires_at`` (R24's timeout is not restarted)."""
+    available(members[0], "alice")
+    with members[0].client("intake") as intake:
+        submit(intake, "offered-at-kill")
+    with members[0].client("admin") as admin:
+        deadline = time.monotonic() + 10
+        while not (offers := admin.get("/v1/agents/alice").json()["offers"]):
+            assert time.monotonic() < deadline, "alice was never offered the item"
+            time.sleep(0.05)
+    members[0].stop(signal.SIGKILL)
+    new = wait_for_leader(members[1:], after_term=1)
+    with new.client("admin") as admin:
+        assert admin.get("/v1/agents/alice").json()["offers"] == offers
+        accepted = admin.post(f"/v1/offers/{offers[0]['id']}/accept")
+        assert accepted.status_code == 200, accepted.text
