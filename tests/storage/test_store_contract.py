@@ -237,6 +237,20 @@ def test_concurrent_writers_of_one_key_agree_on_one_value(store: Store) -> None:
     assert store.recall_key("intake", "race") == answers[0]
 
 
+def test_keys_lists_a_scope_by_key_and_forget_key_deletes_one(store: Store) -> None:
+    """``keys`` lists one scope's (key, value) pairs by key; ``forget_key`` deletes one key and
+    says whether it was there (issue 17 item 7: tokens are listed and revoked)."""
+    store.remember_key("token", "b", "2")
+    store.remember_key("token", "a", "1")
+    store.remember_key("intake", "c", "3")
+    assert store.keys("token") == [("a", "1"), ("b", "2")]
+    assert store.forget_key("token", "a") is True
+    assert store.forget_key("token", "a") is False
+    assert store.keys("token") == [("b", "2")]
+    assert store.recall_key("token", "a") is None
+    assert store.recall_key("intake", "c") == "3"
+
+
 def test_a_key_that_is_not_text_is_refused(store: Store) -> None:
     """Scope, key and value are strings."""
     with pytest.raises(storage.InvalidArgument):
@@ -284,6 +298,8 @@ def test_a_closed_store_refuses_every_call(backend: Backend) -> None:
         store.latest_snapshot,
         lambda: store.remember_key("s", "k", "v"),
         lambda: store.recall_key("s", "k"),
+        lambda: store.keys("s"),
+        lambda: store.forget_key("s", "k"),
     ):
         with pytest.raises(storage.StoreClosed):
             call()
@@ -303,6 +319,7 @@ def test_records_snapshot_and_keys_survive_close_and_reopen(backend: Backend) ->
         assert [r.body for r in again.read()] == [b"1", b"2"]
         assert again.latest_snapshot() == storage.Snapshot(cursor=2, body=b"state")
         assert again.remember_key("intake", "k", "item-2") == "item-1"
+        assert again.forget_key("intake", "k") is True
         assert again.append([event(3)]) == 3
     finally:
         again.close()

@@ -1,4 +1,4 @@
-"""``unirouter serve`` and ``unirouter token create`` (SPEC §6.2, §6.3).
+"""``unirouter serve`` and ``unirouter token create | list | revoke`` (SPEC §6.2, §6.3).
 
 ``serve`` replays the log (or starts one from ``--config``), binds, prints one line with its URL once
 listening (``--port 0`` picks a free port and prints it), and stops gracefully on SIGTERM or SIGINT:
@@ -24,7 +24,7 @@ from unirouter.server import app as server_app
 from unirouter.server import host as host_module
 from unirouter.storage import PostgresStore, open_store
 
-__all__ = ["serve", "token_create"]
+__all__ = ["serve", "token_create", "token_list", "token_revoke"]
 
 DEFAULT_DB = "./unirouter.db"
 
@@ -132,3 +132,30 @@ def token_create(role: str, agent: str | None, name: str | None, db: str) -> Non
         click.echo(auth.create_token(store, chosen, agent, name))
     finally:
         store.close()
+
+
+@token_group.command("list", context_settings=CONTEXT)
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store URL or SQLite file.")
+def token_list(db: str) -> None:
+    """List the tokens made by token create: id, role, agent, created, name (never the token)."""
+    store = open_store(db)
+    try:
+        found = auth.list_tokens(store)
+    finally:
+        store.close()
+    for token in found:
+        click.echo(f"{token.id}  {token.role.value:<10}  {token.agent or '-':<12}  "
+                   f"{token.created_at or '-':<20}  {token.name}")  # fmt: skip
+
+
+@token_group.command("revoke", context_settings=CONTEXT)
+@click.argument("token_id")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store URL or SQLite file.")
+def token_revoke(token_id: str, db: str) -> None:
+    """Revoke the token TOKEN_ID (its id from token list): a running server refuses it at once."""
+    store = open_store(db)
+    try:
+        revoked = auth.revoke_token(store, token_id)
+    finally:
+        store.close()
+    click.echo(f"revoked {revoked.id} ({revoked.name})")

@@ -3,9 +3,12 @@
 Tokens are opaque random strings; only their SHA-256 is kept. They come from the configuration
 (``auth.tokens``, compared in constant time) or from ``unirouter token create``, which keeps the hash
 in the store's idempotency table under the scope ``token`` (key: the hex digest, value: the token's
-JSON ``{name, role, agent}``). A conversation's customer token is an HMAC of the item id under a
-secret kept in the store, so the server can give the same token again on an idempotent repeat and
-never has to store it.
+JSON ``{name, role, agent, created_at}``). ``token list`` shows them by id (the digest's first 16
+hex digits) and ``token revoke`` deletes one: a store token is looked up in the store on every
+request, never cached, so a revoked token answers 401 at once, on every server sharing the store
+and after a restart (issue 17 item 7). A conversation's customer token is an HMAC of the item id
+under a secret kept in the store, so the server can give the same token again on an idempotent
+repeat and never has to store it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from unirouter import errors
 from unirouter.config import model
 from unirouter.server.problems import ApiProblem
 from unirouter.storage import Store
@@ -29,9 +34,12 @@ __all__ = [
     "BEARER_PROTOCOL",
     "Authenticator",
     "Principal",
+    "TokenInfo",
     "create_token",
     "digest",
+    "list_tokens",
     "new_token",
+    "revoke_token",
     "websocket_token",
 ]
 
@@ -94,9 +102,53 @@ def create_token(store: Store, role: Role, agent: str | None, name: str | None =
         raise ValueError("an agent token needs --agent, and only an agent token takes one")
     token = new_token()
     label = name or (f"{role.value}:{agent}" if agent else role.value)
-    value = json.dumps({"name": label, "role": role.value, "agent": agent})
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    value = json.dumps({"name": label, "role": role.value, "agent": agent, "created_at": created})
     store.remember_key(TOKEN_SCOPE, digest(token), value)
     return token
+
+
+#: How many hex digits of a token's SHA-256 name it in ``token list`` and ``token revoke``.
+ID_DIGITS = 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenInfo:
+    """A token made by ``token create``, as ``token list`` shows it (never the token itself)."""
+
+    id: str
+    name: str
+    role: Role
+    agent: str | None
+    created_at: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"id": self.id, "name": self.name, "role": self.role.value, "agent": self.agent,
+                "created_at": self.created_at}  # fmt: skip
+
+
+def _info(hashed: str, value: str) -> TokenInfo:
+    data = json.loads(value)
+    return TokenInfo(id=hashed[:ID_DIGITS], name=data["name"], role=Role(data["role"]),
+                     agent=data.get("agent"), created_at=data.get("created_at"))  # fmt: skip
+
+
+def list_tokens(store: Store) -> list[TokenInfo]:
+    """The tokens made by ``token create`` that are not revoked, by name then id."""
+    found = [_info(hashed, value) for hashed, value in store.keys(TOKEN_SCOPE)]
+    return sorted(found, key=lambda t: (t.name, t.id))
+
+
+def revoke_token(store: Store, token_id: str) -> TokenInfo:
+    """Delete the token ``token_id`` (its id or whole SHA-256) durably: from now on it answers 401.
+
+    Raises :class:`~unirouter.errors.NotFound` when no token has that id."""
+    wanted = token_id.strip().lower()
+    if len(wanted) in (ID_DIGITS, 64):
+        for hashed, value in store.keys(TOKEN_SCOPE):
+            if hashed[: len(wanted)] == wanted and store.forget_key(TOKEN_SCOPE, hashed):
+                return _info(hashed, value)
+    raise errors.NotFound(f"no token with id {token_id}", token=token_id)
 
 
 class Authenticator:
@@ -105,7 +157,6 @@ class Authenticator:
     def __init__(self, store: Store, tokens: Callable[[], list[model.TokenDef]]) -> None:
         self._store = store
         self._tokens = tokens
-        self._known: dict[str, Principal] = {}
         self._secret = b""
 
     def load_secret(self) -> None:
@@ -137,16 +188,12 @@ class Authenticator:
         for defined in self._tokens():
             if hmac.compare_digest(hashed, defined.sha256):
                 return Principal(name=defined.name, role=defined.role, agent=defined.agent)
-        known = self._known.get(hashed)
-        if known is not None:
-            return known
+        # Read every time, never cached: a token revoked by any process is refused at once.
         stored = await asyncio.to_thread(self._store.recall_key, TOKEN_SCOPE, hashed)
         if stored is None:
             return None
         data = json.loads(stored)
-        principal = Principal(name=data["name"], role=Role(data["role"]), agent=data.get("agent"))
-        self._known[hashed] = principal
-        return principal
+        return Principal(name=data["name"], role=Role(data["role"]), agent=data.get("agent"))
 
 
 def _bearer(connection: HTTPConnection) -> str | None:

@@ -75,6 +75,18 @@ class MemoryStore:
             self._check_open()
             return self._keys.get(slot)
 
+    def keys(self, scope: str) -> list[tuple[str, str]]:
+        scope = port.check_text(scope, "scope")
+        with self._lock:
+            self._check_open()
+            return sorted((k, v) for (s, k), v in self._keys.items() if s == scope)
+
+    def forget_key(self, scope: str, key: str) -> bool:
+        slot = (port.check_text(scope, "scope"), port.check_text(key, "key"))
+        with self._lock:
+            self._check_open()
+            return self._keys.pop(slot, None) is not None
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -4,7 +4,7 @@ The engine's state changes only through events, and a 2xx happens only after the
 durable. So the server needs exactly this from storage: append records to a log durably and get a
 cursor for each, read the log back from a cursor (replay, the resumable event stream), keep the latest
 snapshot so a restart does not replay from the beginning, and remember idempotency keys so a retried
-request gets the first answer. Everything else (encoding events, deciding when to snapshot) belongs
+request gets the first answer (the same table keeps API token hashes, listed and forgotten). Everything else (encoding events, deciding when to snapshot) belongs
 to the shells, so every adapter stays small and runs the same contract tests.
 
 The errors of this port are drawn here rather than in :mod:`unirouter.errors` because only the
@@ -137,6 +137,14 @@ class Store(Protocol):
 
     def recall_key(self, scope: str, key: str) -> str | None:
         """The value stored under (scope, key), or ``None``."""
+        ...
+
+    def keys(self, scope: str) -> list[tuple[str, str]]:
+        """Every (key, value) stored under ``scope``, by key (a short list: API tokens)."""
+        ...
+
+    def forget_key(self, scope: str, key: str) -> bool:
+        """Delete (scope, key) durably; whether it was there. A revoked token is forgotten."""
         ...
 
     def close(self) -> None:

@@ -260,6 +260,18 @@ class PostgresStore:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    def keys(self, scope: str) -> list[tuple[str, str]]:
+        scope = port.check_text(scope, "scope")
+        with self._reader() as connection:
+            rows = connection.execute(
+                "SELECT key, value FROM idempotency_keys WHERE scope = %s ORDER BY key", (scope,)
+            ).fetchall()
+        return [(str(k), str(v)) for k, v in rows]
+
+    def forget_key(self, scope: str, key: str) -> bool:
+        slot = (port.check_text(scope, "scope"), port.check_text(key, "key"))
+        return self.committer.submit(functools.partial(_forget, slot))
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -312,6 +324,13 @@ def _remember(scope: str, key: str, value: str, tx: _Transactions) -> str:
         "SELECT value FROM idempotency_keys WHERE scope = %s AND key = %s", (scope, key)
     ).fetchone()
     return str(row[0]) if row else value
+
+
+def _forget(slot: tuple[str, str], tx: _Transactions) -> bool:
+    cursor = tx.connection.execute(
+        "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s", slot
+    )
+    return bool(cursor.rowcount)
 
 
 def _reason(exc: psycopg.Error) -> str:

@@ -241,6 +241,18 @@ class SqliteStore:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    def keys(self, scope: str) -> list[tuple[str, str]]:
+        scope = port.check_text(scope, "scope")
+        with self._readers.connection() as connection:
+            rows = connection.execute(
+                "SELECT key, value FROM idempotency_keys WHERE scope = ? ORDER BY key", (scope,)
+            ).fetchall()
+        return [(str(k), str(v)) for k, v in rows]
+
+    def forget_key(self, scope: str, key: str) -> bool:
+        slot = (port.check_text(scope, "scope"), port.check_text(key, "key"))
+        return self.committer.submit(functools.partial(_forget, slot))
+
     def checkpoint(self) -> WalCheckpoint:
         """Copy the WAL into the database file and truncate it, so the WAL does not grow unbounded.
 
@@ -304,3 +316,10 @@ def _remember(scope: str, key: str, value: str, connection: sqlite3.Connection) 
         "SELECT value FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
     ).fetchone()
     return str(row[0])
+
+
+def _forget(slot: tuple[str, str], connection: sqlite3.Connection) -> bool:
+    deleted = connection.execute(
+        "DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", slot
+    ).rowcount
+    return bool(deleted)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from unirouter.config import model
-from unirouter.engine import ItemState, WorkItem
+from unirouter.engine import ItemState, OfferStatus, WorkItem
 from unirouter.server import commands, models, views
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost, Published
@@ -93,17 +93,26 @@ def _item(host: EngineHost, item_id: str) -> WorkItem:
 
 
 def _may_see(caller: Principal, host: EngineHost, item: WorkItem) -> None:
-    """Agents see the items they hold, are offered, or could pick from their queues."""
+    """Agents read only their own items (held, in wrap-up, parked with them, closed by them), the
+    items offered to them, and what their pick list shows (R28): never another agent's work."""
     if caller.customer_of is not None:
         raise ApiProblem(403, "forbidden", "a customer token reaches only its messages")
     if caller.role is Role.AGENT:
-        agent = host.engine.agent(caller.agent or "")
-        offer = views.item_view(host.engine, host.projection, item, trace=False)["offer"]
-        mine = item.agent == agent.id or item.affinity_agent == agent.id
-        if mine or (offer and offer["agent"] == agent.id) or item.queue in agent.queues:
-            return
-        raise ApiProblem(403, "other_agent", f"item {item.id} is not yours", field="id")
+        if not agent_may_see(host, caller.agent or "", item):
+            raise ApiProblem(403, "other_agent", f"item {item.id} is not yours", field="id")
+        return
     caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.INTAKE)
+
+
+def agent_may_see(host: EngineHost, agent: str, item: WorkItem) -> bool:
+    """Whether agent ``agent`` may read ``item`` (issue 17 item 7)."""
+    if agent in (item.agent, item.holder, item.affinity_agent):
+        return True
+    engine = host.engine
+    offer = None if item.offer is None else engine.offer(item.offer)
+    if offer is not None and offer.status is OfferStatus.OPEN and offer.agent == agent:
+        return True
+    return engine.may_pick(item.id, agent=agent)
 
 
 @router.get("/{item_id}", response_model=models.ItemOut)
