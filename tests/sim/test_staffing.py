@@ -158,9 +158,9 @@ def test_the_estimate_is_erlang_c_without_patience_and_erlang_a_with_it() -> Non
 
 def test_the_headcount_found_is_the_smallest_that_meets_the_target_in_simulation() -> None:
     """The answer meets the target and one agent fewer does not, on the same random numbers."""
-    loaded = parsed(PLAIN)
+    loaded = parsed(with_(PLAIN, replications=2))
     target = staffing.parse_target("service_level>=0.8", loaded)
-    (answer,) = staffing.staff(loaded, target).intervals
+    (answer,) = staffing.staff(loaded, target, replications=2).intervals
     spans = staffing.intervals(loaded)
     for headcount, expected in [(answer.headcount, True), (answer.headcount - 1, False)]:
         staffed = staffing.with_headcount(loaded, spans, [headcount])
@@ -224,21 +224,31 @@ def test_a_scenario_without_arrivals_cannot_be_staffed() -> None:
 
 def test_staff_prints_a_table_with_one_line_per_interval(tmp_path: Path) -> None:
     """The table shows the estimate, the headcount and the KPIs it achieves."""
-    code, out, err = run("staff", str(write(tmp_path, PLAIN)), "--target", "service_level>=0.8")
+    code, out, err = run(
+        "staff",
+        str(write(tmp_path, PLAIN)),
+        "--target",
+        "service_level>=0.8",
+        "--replications",
+        "2",
+    )
     assert (code, err) == (0, "")
-    header, columns, row = out.splitlines()
+    header, columns, row = out.splitlines()[:3]
     assert header.startswith("Staffing for service_level>=0.8 (answered within 20 s); seed 5")
     assert columns.split()[:4] == ["interval", "arrivals/h", "estimate", "headcount"]
     assert row.startswith("0:00-3:00") and row.endswith("yes")
+    assert "abandon (--max-abandon)" not in out  # nobody abandons: no bound to state
 
 
 def test_staff_json_comes_from_the_environment_too(tmp_path: Path) -> None:
-    """--json, with --target from UNIROUTER_TARGET (SPEC §6.2)."""
+    """--json, with --target from UNIROUTER_TARGET (SPEC §6.2); a scenario of one replication is
+    staffed with the default of ten (issue 16 item 6: one run answers for its seed only)."""
     path = write(tmp_path, PLAIN)
     code, out, err = run("staff", str(path), "--json", env={"UNIROUTER_TARGET": "asa_s<=20"})
     assert (code, err) == (0, "")
     data = json.loads(out)
-    assert (data["target"], data["seed"], data["replications"]) == ("asa_s<=20", 5, 1)
+    assert (data["target"], data["seed"]) == ("asa_s<=20", 5)
+    assert (data["replications"], data["max_abandon"]) == (staffing.MIN_REPLICATIONS, None)
     (interval,) = data["intervals"]
     assert interval["model"] == "erlang_c" and interval["met"] is True
     assert interval["kpis"]["asa_s"] <= 20 and interval["headcount"] >= 1
@@ -251,8 +261,139 @@ def test_staff_runs_as_a_real_process(tmp_path: Path) -> None:
         pytest.skip("the unirouter console script is not installed beside this interpreter")
     path = write(tmp_path, PLAIN)
     args = ["staff", str(path), "--target", "service_level>=0.8", "--json", "--seed", "9"]
+    args += ["--replications", "2"]
     done = subprocess.run(
         [str(script), *args], capture_output=True, text=True, timeout=120, check=False
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert json.loads(done.stdout) == json.loads(run(*args)[1])
+
+
+# -- answers that cannot mislead (issue 16 item 6) ------------------------------------------------------
+
+#: Impatient callers (40 s on average): with few agents most hang up, which keeps the ASA short.
+IMPATIENT = with_(
+    PLAIN,
+    arrivals=[
+        {"workstream": "calls", "rate": "360/h", "handle_time": HANDLE,
+         "patience": {"dist": "exponential", "mean_s": 40}}
+    ],
+)  # fmt: skip
+
+
+def test_an_asa_target_is_not_met_while_customers_abandon_beyond_the_bound() -> None:
+    """Without the abandon bound, asa_s<=30 is 'met' by a headcount that loses a third of the
+    callers or more; with it (the default, 5%) the answer keeps abandonment within the bound."""
+    loaded = parsed(IMPATIENT)
+    target = staffing.parse_target("asa_s<=30", loaded)
+    (unbounded,) = staffing.staff(loaded, target, replications=2, max_abandon=None).intervals
+    assert unbounded.met and unbounded.kpis["abandon_rate"] > 0.25
+    (bounded,) = staffing.staff(loaded, target, replications=2).intervals
+    assert bounded.met and bounded.kpis["abandon_rate"] <= staffing.MAX_ABANDON
+    assert bounded.headcount > unbounded.headcount
+    assert bounded.estimate > unbounded.estimate  # Erlang A sizes the abandon bound too
+
+
+def test_the_reasons_an_interval_fails_name_each_bound() -> None:
+    target = queueing.parse_target("asa_s<=30")
+    measured = {"arrived": 100, "asa_s": 12.0, "abandon_rate": 0.27}
+    (reason,) = staffing.failures(target, measured, max_abandon=0.05)
+    assert reason == "27.0% of customers abandon, above the 5.0% allowed (--max-abandon)"
+    assert staffing.meets(target, measured) and not staffing.meets(
+        target, measured, max_abandon=0.05
+    )
+    slow = {"arrived": 100, "asa_s": 45.0, "abandon_rate": 0.01}
+    assert staffing.failures(target, slow, max_abandon=0.05) == ["asa_s<=30 is not met (asa_s 45)"]
+    # An abandon-rate target is its own bound.
+    own = queueing.parse_target("abandon_rate<=0.3")
+    assert staffing.abandon_bound(own, 0.05) is None
+
+
+def test_a_close_call_is_a_warning_when_the_interval_crosses_the_bound() -> None:
+    target = queueing.parse_target("service_level>=0.8")
+    close = {"arrived": 900, "service_level": 0.81, "service_level_ci95": 0.02}
+    clear = {"arrived": 900, "service_level": 0.85, "service_level_ci95": 0.02}
+    warning = staffing.close_call(target, close)
+    assert warning is not None and warning.startswith(
+        "close call: the 95% interval of service_level"
+    )
+    assert staffing.close_call(target, clear) is None
+
+
+def test_a_failing_interval_is_shown_with_its_reason_in_the_table(tmp_path: Path) -> None:
+    """At the --max-agents ceiling the bound cannot be kept: the table says so, line by line."""
+    path = write(tmp_path, IMPATIENT)
+    code, out, err = run(
+        "staff", str(path), "--target", "asa_s<=30", "--replications", "2", "--max-agents", "4"
+    )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[2].endswith("no")
+    assert "asa_s<=30 counts as met only while at most 5.0% of customers abandon" in out
+    assert "Not met in 1 interval(s), even at the headcount shown." in lines
+    assert any(
+        line.startswith("warning: 0:00-3:00: ") and "of customers abandon, above the 5.0%" in line
+        for line in lines
+    ), out
+
+
+def test_progress_goes_from_nothing_to_every_step() -> None:
+    loaded = parsed(with_(PLAIN, duration="1h", warmup="10m"))
+    calls: list[tuple[int, int]] = []
+    staffing.staff(
+        loaded,
+        queueing.parse_target("asa_s<=20"),
+        replications=1,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls[0] == (0, 2) and calls[-1] == (2, 2)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_staff_on_a_terminal_draws_a_progress_bar_on_standard_error(tmp_path: Path) -> None:
+    """A real process on a pseudo-terminal: the bar is drawn to the end; the table follows."""
+    import os
+    import pty
+
+    script = Path(sys.executable).parent / "unirouter"
+    if not script.exists():
+        pytest.skip("the unirouter console script is not installed beside this interpreter")
+    path = write(tmp_path, with_(PLAIN, duration="1h", warmup="10m"))
+    leader, follower = pty.openpty()
+    args = [str(script), "staff", str(path), "--target", "asa_s<=20", "--replications", "1"]
+    with subprocess.Popen(args, stdin=follower, stdout=follower, stderr=follower) as process:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the follower side closed: the process is done
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert process.wait(timeout=120) == 0
+    os.close(leader)
+    text = seen.decode()
+    assert "Staffing  [" in text and "2/2" in text, text
+    assert "Staffing for asa_s<=20" in text
+
+
+def test_the_bundled_example_day_runs_inside_its_queues_opening_hours() -> None:
+    """demo_traffic.yaml's arrivals fall on the working day of its queues' calendars (issue 16
+    item 6): a run outside them would route most chats to the out-of-hours overflow."""
+    from datetime import timedelta
+    from importlib import resources
+
+    from unirouter.calendars import Calendar
+
+    source = resources.files("unirouter").joinpath("examples", "demo_traffic.yaml")
+    with resources.as_file(source) as file:
+        day = scenario.load(file)
+    hours = {q.operating_hours for q in day.config.queues.values() if q.operating_hours}
+    assert hours
+    for name in hours:
+        calendar = Calendar.from_def(day.config.calendars[name])
+        first, last = day.start, day.start + timedelta(seconds=day.duration - 1)
+        assert calendar.is_open(first) and calendar.is_open(last), name
+        assert calendar.next_change(first) is None or calendar.next_change(first) > last

@@ -9,12 +9,15 @@ one sentence per problem (``--target: ...``).
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from unirouter.cli._shared import CONTEXT
-from unirouter.sim import queueing, scenario, staffing
+from unirouter.sim import progress, queueing, scenario, staffing
 
 __all__ = ["report", "staff"]
 
@@ -34,24 +37,70 @@ _TARGET_HELP = (
     show_default=True,
     help="Give up on an interval above this headcount.",
 )
+@click.option(
+    "--replications",
+    type=click.IntRange(min=1),
+    help=f"Runs per headcount tried (default: the scenario's, at least {staffing.MIN_REPLICATIONS}).",
+)
+@click.option(
+    "--max-abandon",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=staffing.MAX_ABANDON,
+    show_default=True,
+    help="A service level or ASA target counts as met only up to this abandon rate (1: no bound).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def staff(
-    scenario_file: Path, target: str, seed: int | None, max_agents: int, as_json: bool
+    scenario_file: Path,
+    target: str,
+    seed: int | None,
+    max_agents: int,
+    replications: int | None,
+    max_abandon: float,
+    as_json: bool,
 ) -> None:
     """The smallest headcount per interval of SCENARIO.yaml that meets --target.
 
     Intervals are the pieces of the arrival rates (the whole run for a plain rate). Each starts
     from the Erlang C estimate (Erlang A when customers abandon) and is confirmed by simulating the
     real engine with the scenario's replications; the configuration's agents are templates,
-    cloned as many times as the headcount says. See docs/staffing.md.
+    cloned as many times as the headcount says. A service level or ASA target is met only while
+    the abandon rate stays within --max-abandon. A progress bar shows on a terminal (standard
+    error). See docs/staffing.md.
     """
     loaded = scenario.load(scenario_file)
     goal = staffing.parse_target(target, loaded)
-    result = staffing.staff(loaded, goal, seed=seed, max_agents=max_agents)
+    with _bar(show=progress.wanted(stdout=sys.stdout, stream=sys.stderr)) as step:
+        result = staffing.staff(
+            loaded,
+            goal,
+            seed=seed,
+            max_agents=max_agents,
+            max_abandon=None if max_abandon >= 1.0 else max_abandon,
+            replications=replications,
+            progress=step,
+        )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         click.echo(report(result))
+
+
+@contextmanager
+def _bar(*, show: bool) -> Iterator[staffing.ProgressCallback | None]:
+    """A progress callback drawing click's bar on standard error, or ``None`` when not shown."""
+    if not show:
+        yield None
+        return
+    with click.progressbar(
+        length=1, label="Staffing", file=sys.stderr, show_pos=True, show_eta=True
+    ) as bar:
+
+        def step(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        yield step
 
 
 _COLUMNS = (
@@ -81,6 +130,16 @@ def report(result: staffing.StaffingResult) -> str:
     missed = [a for a in result.intervals if not a.met]
     if missed:
         lines.append(f"Not met in {len(missed)} interval(s), even at the headcount shown.")
+    if result.max_abandon is not None:
+        lines.append(
+            f"{target} counts as met only while at most {result.max_abandon:.1%} of customers "
+            "abandon (--max-abandon)."
+        )
+    for answer in result.intervals:
+        iv = answer.interval
+        lines.extend(
+            f"warning: {_clock(iv.start_s)}-{_clock(iv.end_s)}: {text}." for text in answer.warnings
+        )
     return "\n".join(lines)
 
 

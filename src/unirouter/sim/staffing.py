@@ -22,6 +22,15 @@ How a scenario is read (docs/staffing.md; docs/interpretations.md, "Staffing"):
   target flips, then bisects to the smallest headcount that meets it. A last run of the whole plan
   gives the KPIs reported; an interval that fails there (the later intervals settled lower than
   their estimate) gains one agent and the plan runs again, a few times at most.
+* **No degenerate answers.** A service level or ASA target is only *met* while the abandon rate
+  stays at or below ``max_abandon`` (5% unless told): abandoning customers leave the queue and so
+  shorten everyone else's wait, and an ASA of 20 s "met" while half the callers hang up is no
+  staffing answer. The search therefore looks for the smallest headcount meeting both, and the
+  answer says which of the two failed when an interval is not met.
+* **Replications.** At least :data:`MIN_REPLICATIONS` unless told (the scenario's own count when it
+  asks for more): one replication answers a different headcount for a different seed. Every
+  interval's answer carries the 95% confidence half-width of the target's KPI, and a *close call*
+  warning when that interval crosses the bound.
 """
 
 from __future__ import annotations
@@ -41,15 +50,21 @@ from unirouter.sim import agenda, queueing, results, runner, traffic
 from unirouter.sim.scenario import Scenario
 
 __all__ = [
+    "MAX_ABANDON",
     "MAX_AGENTS",
+    "MIN_REPLICATIONS",
     "REPAIR_PASSES",
     "REPORTED",
     "Interval",
     "IntervalStaffing",
+    "ProgressCallback",
     "StaffingResult",
+    "abandon_bound",
     "check_target",
     "clone_ids",
+    "close_call",
     "erlang_estimate",
+    "failures",
     "interval_kpis",
     "intervals",
     "meets",
@@ -61,6 +76,10 @@ __all__ = [
 
 #: The default ceiling of a headcount search.
 MAX_AGENTS = 1000
+#: The abandon rate above which a service level or ASA target does not count as met.
+MAX_ABANDON = 0.05
+#: The fewest replications of a staffing run unless ``replications`` says otherwise.
+MIN_REPLICATIONS = 10
 #: How many times the final plan may be run again after adding agents to failing intervals.
 REPAIR_PASSES = 5
 #: KPIs reported per interval (pooled over replications, SPEC §7 and §8).
@@ -108,6 +127,7 @@ class IntervalStaffing:
     headcount: int
     met: bool
     kpis: dict[str, Any]
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         iv = self.interval
@@ -122,6 +142,7 @@ class IntervalStaffing:
             "simulated": iv.searched,
             "met": self.met,
             "kpis": dict(self.kpis),
+            "warnings": list(self.warnings),
         }
 
 
@@ -134,11 +155,13 @@ class StaffingResult:
     replications: int
     simulations: int
     intervals: tuple[IntervalStaffing, ...]
+    max_abandon: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": str(self.target),
             "service_level_s": self.target.threshold_s,
+            "max_abandon": self.max_abandon,
             "seed": self.seed,
             "replications": self.replications,
             "simulations": self.simulations,
@@ -381,15 +404,60 @@ def pooled(per_replication: Sequence[kpis.KpiResult]) -> dict[str, Any]:
     return {key: combined[key] for key in (*REPORTED, *(f"{k}_ci95" for k in REPORTED))}
 
 
-def meets(target: queueing.Target, measured: dict[str, Any]) -> bool:
-    """Whether an interval's KPIs meet ``target``; an interval where nothing arrived does."""
+def meets(
+    target: queueing.Target, measured: dict[str, Any], *, max_abandon: float | None = None
+) -> bool:
+    """Whether an interval's KPIs meet ``target`` and keep the abandon rate at or below
+    ``max_abandon`` (``None``: no such bound); an interval where nothing arrived does."""
+    return not failures(target, measured, max_abandon=max_abandon)
+
+
+def failures(
+    target: queueing.Target, measured: dict[str, Any], *, max_abandon: float | None = None
+) -> list[str]:
+    """Why an interval's KPIs do not meet ``target``: one phrase per failed bound, none if met."""
     if not measured["arrived"]:
-        return True
+        return []
+    missed = []
     value = measured[target.metric.value]
-    return value is not None and target.met(float(value))
+    if value is None or not target.met(float(value)):
+        shown = "none answered" if value is None else f"{value:.3g}"
+        missed.append(f"{target} is not met ({target.metric.value} {shown})")
+    abandon = measured.get("abandon_rate")
+    if max_abandon is not None and abandon is not None and abandon > max_abandon:
+        missed.append(
+            f"{abandon:.1%} of customers abandon, above the {max_abandon:.1%} allowed "
+            "(--max-abandon)"
+        )
+    return missed
+
+
+def abandon_bound(target: queueing.Target, max_abandon: float | None) -> float | None:
+    """The abandon bound that goes with ``target``: none for an abandon-rate target (it is one)."""
+    return None if target.metric is queueing.Metric.ABANDON_RATE else max_abandon
+
+
+def close_call(target: queueing.Target, measured: dict[str, Any]) -> str | None:
+    """A warning when the 95% interval of the target's KPI crosses its bound, else ``None``."""
+    key = target.metric.value
+    value, half = measured.get(key), measured.get(f"{key}_ci95")
+    if not measured.get("arrived") or value is None or not half:
+        return None
+    low, high = float(value) - float(half), float(value) + float(half)
+    if low <= target.bound <= high:
+        return (
+            f"close call: the 95% interval of {key} ({low:.3g} to {high:.3g}) crosses the "
+            f"target's {target.bound:g}; more replications would settle it (--replications)"
+        )
+    return None
 
 
 # -- the search ----------------------------------------------------------------------------------------
+
+
+#: ``progress(done, total)``: how many of a staffing run's steps (one per searched interval, and
+#: the final run of the whole plan) are done.
+ProgressCallback = Callable[[int, int], None]
 
 
 def staff(
@@ -398,35 +466,77 @@ def staff(
     *,
     seed: int | None = None,
     max_agents: int = MAX_AGENTS,
+    max_abandon: float | None = MAX_ABANDON,
+    replications: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> StaffingResult:
-    """The smallest headcount per interval meeting ``target`` (see the module docstring)."""
+    """The smallest headcount per interval meeting ``target`` (see the module docstring).
+
+    ``replications`` defaults to the scenario's, raised to :data:`MIN_REPLICATIONS`;
+    ``max_abandon`` bounds the abandon rate of a service level or ASA target (``None``: no bound).
+    """
     check_target(scenario, target)
+    runs = max(scenario.replications, MIN_REPLICATIONS) if replications is None else replications
+    if runs < 1:
+        raise ConfigError([ConfigIssue(path="--replications", message="must be at least 1")])
+    scenario = dataclasses.replace(scenario, replications=runs)
+    patient = all(arrival.patience is None for arrival in scenario.arrivals)
+    bound = None if patient else abandon_bound(target, max_abandon)
     spans = intervals(scenario)
-    estimates = [erlang_estimate(span, target, max_agents=max_agents) for span in spans]
-    search = _Search(scenario, spans, target, seed=seed, max_agents=max_agents)
+    estimates = [_estimate(span, target, bound, max_agents=max_agents) for span in spans]
+    search = _Search(scenario, spans, target, seed=seed, max_agents=max_agents, max_abandon=bound)
     plan = [estimate for _, estimate in estimates]
-    for span in spans:
-        if span.searched:
-            plan[span.index] = search.smallest(plan, span.index)
+    searched = [span for span in spans if span.searched]
+    steps = len(searched) + 1
+    for done, span in enumerate(searched):
+        if progress is not None:
+            progress(done, steps)
+        plan[span.index] = search.smallest(plan, span.index)
+    if progress is not None:
+        progress(len(searched), steps)
     plan, measured = search.repair(plan)
+    if progress is not None:
+        progress(steps, steps)
     answers = tuple(
         IntervalStaffing(
             interval=span,
             model=estimates[span.index][0],
             estimate=estimates[span.index][1],
             headcount=plan[span.index],
-            met=meets(target, measured[span.index]),
+            met=meets(target, measured[span.index], max_abandon=bound),
             kpis=measured[span.index],
+            warnings=_warnings(target, measured[span.index], bound),
         )
         for span in spans
     )
     return StaffingResult(
         target=target,
         seed=scenario.seed if seed is None else seed,
-        replications=scenario.replications,
+        replications=runs,
         simulations=search.runs,
         intervals=answers,
+        max_abandon=bound,
     )
+
+
+def _estimate(
+    span: Interval, target: queueing.Target, max_abandon: float | None, *, max_agents: int
+) -> tuple[str, int]:
+    """The Erlang estimate of ``target``, raised to the one keeping abandonment within
+    ``max_abandon`` when customers abandon (Erlang A knows both)."""
+    name, estimate = erlang_estimate(span, target, max_agents=max_agents)
+    if max_abandon is not None and span.patience_rate > 0:
+        bound = queueing.Target(metric=queueing.Metric.ABANDON_RATE, bound=max_abandon)
+        estimate = max(estimate, erlang_estimate(span, bound, max_agents=max_agents)[1])
+    return name, estimate
+
+
+def _warnings(
+    target: queueing.Target, measured: dict[str, Any], max_abandon: float | None
+) -> tuple[str, ...]:
+    found = failures(target, measured, max_abandon=max_abandon)
+    close = close_call(target, measured)
+    return (*found, *([close] if close else []))
 
 
 class _Search:
@@ -440,9 +550,10 @@ class _Search:
         *,
         seed: int | None,
         max_agents: int,
+        max_abandon: float | None,
     ) -> None:
         self.scenario, self.spans, self.target = scenario, spans, target
-        self.seed, self.max_agents = seed, max_agents
+        self.seed, self.max_agents, self.max_abandon = seed, max_agents, max_abandon
         self.runs = 0
         self._memo: dict[tuple[int, ...], list[dict[str, Any]]] = {}
 
@@ -466,7 +577,7 @@ class _Search:
         def ok(n: int) -> bool:
             trial = list(plan)
             trial[index] = n
-            return meets(self.target, self.measure(trial)[index])
+            return meets(self.target, self.measure(trial)[index], max_abandon=self.max_abandon)
 
         return _outward(ok, min(max(plan[index], 1), self.max_agents), self.max_agents)
 
@@ -479,7 +590,7 @@ class _Search:
                 for s in self.spans
                 if s.searched
                 and plan[s.index] < self.max_agents
-                and not meets(self.target, measured[s.index])
+                and not meets(self.target, measured[s.index], max_abandon=self.max_abandon)
             ]
             if not failing:
                 return plan, measured
