@@ -1308,9 +1308,10 @@ class EngineMachine(RuleBasedStateMachine):
             listed = {i.id for i in e.waiting_items(name)}
             queued = {i for i in waiting if d.state[i] == "queued"}
             assert listed == queued, f"{name} waiting_items {listed} != queued {queued}"
-            if queued & d.answered_since_queued:
+            if set(waiting) & d.answered_since_queued:
                 continue  # an item back from an agent without entering a queue: its wait is moot
-            oldest = min((d.queued_at[i] for i in queued), default=e.now)
+            # Offered items wait too (SPEC §8, issue 16 item 2).
+            oldest = min((d.queued_at[i] for i in waiting), default=e.now)
             assert status["longest_wait_s"] == e.now - oldest, (
                 f"{name} longest_wait_s {status['longest_wait_s']}, oldest queued at {oldest}"
             )

@@ -135,12 +135,13 @@ def available(server: Server, *agents: str) -> None:
 
 def without_liveness(state: dict[str, Any]) -> dict[str, Any]:
     """``state`` (``agents`` and ``queues`` as the API lists them) without what a restart changes
-    on purpose: agents' presence and connection (issue 16: nobody is connected after a restart)
-    and the queue figures that follow them (staffed, ready, EWT)."""
+    on purpose: agents' presence and connection (issue 16: nobody is connected after a restart),
+    the queue figures that follow them (staffed, ready, EWT) and the longest wait, which counts
+    to the moment of each read (issue 16 item 2)."""
     agents = [{k: v for k, v in a.items() if k not in ("presence", "presence_since", "label", "manual", "connected")}
               for a in state["agents"]]  # fmt: skip
     queues = [
-        {k: v for k, v in q.items() if k not in ("staffed", "ready", "ewt_s")}
+        {k: v for k, v in q.items() if k not in ("staffed", "ready", "ewt_s", "longest_wait_s")}
         for q in state["queues"]
     ]
     return {**state, "agents": agents, "queues": queues}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from unirouter import calendars, errors, expressions
@@ -117,25 +117,47 @@ class Base:
     def queue_names(self) -> list[str]:
         return list(self._queues)
 
-    def queue_status(self, name: str) -> dict[str, Any]:
-        """Live queue state: waiting, offered, longest wait, EWT, staffed and ready members."""
+    def queue_status(self, name: str, *, at: float | None = None) -> dict[str, Any]:
+        """Live queue state: waiting, offered, longest wait, EWT, staffed and ready members, open.
+
+        ``at`` is the time of the read (never before the last command): the longest wait counts up
+        to it, over queued and offered items alike (an offer in flight is still a wait, SPEC §8),
+        and ``open`` says whether the queue's operating hours hold then (R14)."""
         queue = self._queues.get(name)
         if queue is None:
             raise errors.NotFound(f"no queue {name}", queue=name)
-        waiting = [i for i in self._waiting_in(queue)]
+        now = self._now if at is None else max(self._now, at)
         oldest = min(
-            (self._now if i.queued_at is None else i.queued_at for i in waiting), default=None
+            (now if i.queued_at is None else i.queued_at for i in self._unanswered_in(queue)),
+            default=None,
         )
         return {
             "name": name,
             "waiting": queue.waiting,
             "offered": queue.offered,
-            "longest_wait_s": 0.0 if oldest is None else self._now - oldest,
+            "longest_wait_s": 0.0 if oldest is None else now - oldest,
             "ewt_s": queue.ewt(),
             "members": len(queue.members),
             "staffed": queue.staffed,
             "ready": queue.ready,
+            "open": self._open_at(queue, now),
         }
+
+    def _open_at(self, queue: QueueRuntime, t: float) -> bool:
+        """R14: a queue without operating hours is always open."""
+        return queue.calendar is None or queue.calendar.is_open(self._epoch + timedelta(seconds=t))
+
+    def _unanswered_in(self, queue: QueueRuntime) -> Iterator[WorkItem]:
+        """The queue's queued items, then its offered ones (found through the agents' open offers,
+        which only a read with offers in flight walks)."""
+        yield from self._waiting_in(queue)
+        if queue.offered <= 0:
+            return
+        for agent in (*self._agents.values(), *self._retired.values()):
+            for offer_id in agent.offers:
+                item = self._items[self._offers[offer_id].item]
+                if item.queue == queue.name and item.state is ItemState.OFFERED:
+                    yield item
 
     def waiting_items(self, queue: str) -> list[WorkItem]:
         """The queued items of ``queue`` in queue order (R6–R9)."""

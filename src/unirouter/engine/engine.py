@@ -349,6 +349,8 @@ class Engine(intake.Intake):
         self._require(item, ItemState.QUEUED, ItemState.OFFERED, ItemState.ASSIGNED)
         if item.agent == agent and item.state is ItemState.ASSIGNED:
             raise errors.Conflict(f"item {item_id} is already assigned to {agent}", item=item_id)
+        if who.presence is model.BasePresence.OFFLINE:
+            self._trace(item, "warning", warning=f"force-assigned to agent {agent}, who is offline")
         self._detach(item)
         self._assign(item, who, reserved=False, forced=True)
         self._settle()

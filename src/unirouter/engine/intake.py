@@ -7,7 +7,7 @@ live in :class:`unirouter.engine.engine.Engine`, which subclasses it; the item l
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from unirouter import errors
@@ -339,10 +339,7 @@ class Intake(work.Work):
 
     def _closed(self, queue: QueueRuntime) -> bool:
         """R14: a queue without operating hours is always open."""
-        return queue.calendar is not None and not queue.calendar.is_open(self._wall())
-
-    def _wall(self) -> datetime:
-        return self._epoch + timedelta(seconds=self._now)
+        return not self._open_at(queue, self._now)
 
     def _pre_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
         """R12, R15: checked once per item, after route-to-queue."""

@@ -183,8 +183,8 @@ def _document_problems(app: FastAPI) -> None:
 
 
 def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:
-    engine = host.engine
-    return [engine.queue_status(name) for name in engine.queue_names()]
+    engine, now = host.engine, host.now()
+    return [engine.queue_status(name, at=now) for name in engine.queue_names()]
 
 
 def open_app(db: str, config: model.Config | None) -> tuple[FastAPI, EngineHost, str]:

@@ -31,6 +31,7 @@ __all__ = [
     "PresenceIn",
     "Problem",
     "QueueOut",
+    "QueueToday",
     "TransferIn",
 ]
 
@@ -151,6 +152,9 @@ class ItemOut(_Out):
     times: dict[str, float]
     trace: list[dict[str, Any]] | None = None
     customer_token: str | None = None
+    warnings: list[str] | None = Field(
+        None, description="What went through but needs a look (a force-assign to an offline agent)"
+    )
 
 
 class ItemList(_Out):
@@ -181,6 +185,16 @@ class AgentOut(_Out):
     offers: list[dict[str, Any]]
 
 
+class QueueToday(_Out):
+    """A queue's figures since midnight in its operating hours' time zone (UTC without hours)."""
+
+    from_: float = Field(alias="from")
+    arrived: int
+    answered: int
+    abandoned: int
+    service_level: float | None
+
+
 class QueueOut(_Out):
     """A queue's live state: waiting, offered, longest wait, EWT, members, staffed and ready."""
 
@@ -189,11 +203,17 @@ class QueueOut(_Out):
     priority: int
     waiting: int
     offered: int
-    longest_wait_s: float
+    longest_wait_s: float = Field(
+        description="The longest current wait (queued or offered items), counted to the read"
+    )
     ewt_s: float | None
     members: int
     staffed: int
     ready: int
+    open: bool = Field(description="Whether the queue's operating hours hold now (R14)")
+    operating_hours: str | None
+    service_level_s: float
+    today: QueueToday | None = None
 
 
 class MessageOut(_Out):

@@ -7,12 +7,15 @@ change the state they show (:meth:`EngineHost.command`).
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
+from unirouter import calendars
+from unirouter.config import model
 from unirouter.engine import AgentState, Engine, OfferStatus, WorkItem
 from unirouter.server.projection import Projection
 
-__all__ = ["agent_view", "item_view", "queue_view"]
+__all__ = ["agent_view", "day_start", "item_view", "queue_view", "today_view"]
 
 
 def item_view(
@@ -92,11 +95,43 @@ def agent_view(
     }
 
 
-def queue_view(engine: Engine, name: str) -> dict[str, Any]:
-    """A queue's live state (SPEC §6.3 ``GET /v1/queues/{name}``); an infinite EWT is null."""
-    status = _finite(engine.queue_status(name))
+def queue_view(
+    engine: Engine, name: str, *, at: float | None = None, today: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A queue's live state (SPEC §6.3 ``GET /v1/queues/{name}``) read at ``at``: the longest wait
+    counts to then over queued and offered items, ``open`` follows its operating hours (R14);
+    ``today`` is its service level since the start of its day. An infinite EWT is null."""
+    status = _finite(engine.queue_status(name, at=at))
     cfg = engine.config.queues[name]
-    return {**status, "kind": cfg.kind.value, "priority": cfg.priority}
+    return {
+        **status,
+        "kind": cfg.kind.value,
+        "priority": cfg.priority,
+        "operating_hours": cfg.operating_hours,
+        "service_level_s": cfg.service_level_s,
+        "today": today,
+    }
+
+
+def day_start(config: model.Config, queue: str, t: float) -> float:
+    """When the day of ``t`` began for ``queue``: midnight in the time zone of its operating hours
+    (R14), or UTC for a queue open around the clock."""
+    calendar = config.queues[queue].operating_hours
+    tz = calendars.zone(config.calendars[calendar].tz) if calendar is not None else UTC
+    local = datetime.fromtimestamp(t, tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def today_view(start: float, kpis: dict[str, Any] | None) -> dict[str, Any]:
+    """A queue's figures since ``start`` (SPEC §8; items count on the day they arrived)."""
+    row = kpis or {}
+    return {
+        "from": start,
+        "arrived": row.get("arrived", 0),
+        "answered": row.get("answered", 0),
+        "abandoned": row.get("abandoned", 0),
+        "service_level": row.get("service_level"),
+    }
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from unirouter import errors
 from unirouter.config import model
 from unirouter.engine import AgentState, Engine
 from unirouter.server import models, views
+from unirouter.server.host import EngineHost
 from unirouter.server.routes._deps import Caller, Host
 
 __all__ = ["router"]
@@ -112,17 +113,35 @@ async def decline_offer(
 
 @router.get("/queues", response_model=list[models.QueueOut], tags=["queues"])
 async def list_queues(caller: Caller, host: Host) -> Any:
-    """Live state of every queue."""
+    """Live state of every queue, read now: longest wait (queued and offered items), whether its
+    operating hours hold, and its service level today."""
     caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
     engine = host.engine
-    return await host.read(lambda: [views.queue_view(engine, q) for q in engine.queue_names()])
+    return await host.read(lambda: _queue_views(host, engine.queue_names()))
 
 
 @router.get("/queues/{name}", response_model=models.QueueOut, tags=["queues"])
 async def get_queue(name: str, caller: Caller, host: Host) -> Any:
-    """Waiting, offered, longest wait, EWT, members, staffed and ready agents."""
+    """Waiting, offered, longest wait, EWT, members, staffed and ready agents, open, today."""
     caller.allow(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
-    return await host.read(lambda: views.queue_view(host.engine, name))
+    host.engine.queue_status(name)  # 404 for a queue that does not exist
+    return await host.read(lambda: _queue_views(host, [name])[0])
+
+
+def _queue_views(host: EngineHost, names: list[str]) -> list[dict[str, Any]]:
+    """Queue views at the time of the read; one report per distinct start of day (queues in one
+    time zone share it)."""
+    engine, now = host.engine, host.now()
+    starts = {name: views.day_start(engine.config, name, now) for name in names}
+    reports: dict[float, dict[str, Any]] = {}
+    for start in set(starts.values()):
+        span = host.reports.window(start, None, None, now)
+        reports[start] = host.reports.queues(span, now)["queues"]
+    return [
+        views.queue_view(engine, name, at=now,
+                         today=views.today_view(starts[name], reports[starts[name]].get(name)))
+        for name in names
+    ]  # fmt: skip
 
 
 @router.get("/queues/{name}/items", response_model=models.ItemList, tags=["queues"])

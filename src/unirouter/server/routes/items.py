@@ -213,11 +213,20 @@ async def transfer_item(item_id: str, body: models.TransferIn, caller: Caller, h
 
 @router.post("/{item_id}/assign", response_model=models.ItemOut)
 async def assign_item(item_id: str, body: models.AssignIn, caller: Caller, host: Host) -> Any:
-    """Supervisor force-assign: may exceed capacity (R31)."""
+    """Supervisor force-assign: may exceed capacity (R31). To an agent who is offline it goes
+    through with a ``warnings`` entry (in the trace too): the item waits for them to come back."""
     caller.allow(Role.SUPERVISOR, Role.ADMIN)
     _item(host, item_id)
-    return await host.command("assign", {"item": item_id, "agent": body.agent},
-                              lambda i: _view(host, i))  # fmt: skip
+    agent = host.engine.agent(body.agent)
+    warnings = []
+    if agent.presence is model.BasePresence.OFFLINE:
+        warnings.append(f"agent {body.agent} is offline: the item is theirs, but nobody works it "
+                        "until they come back")  # fmt: skip
+
+    def view(item: WorkItem) -> dict[str, Any]:
+        return {**_view(host, item), "warnings": warnings}
+
+    return await host.command("assign", {"item": item_id, "agent": body.agent}, view)
 
 
 @router.post("/{item_id}/pick", response_model=models.ItemOut)
