@@ -19,7 +19,7 @@ import uvicorn
 from unirouter import config as cfg
 from unirouter.cli._shared import CONTEXT
 from unirouter.config import model
-from unirouter.server import _gc_pauses, auth, cluster
+from unirouter.server import _gc_pauses, auth, cluster, limits
 from unirouter.server import app as server_app
 from unirouter.server import host as host_module
 from unirouter.storage import PostgresStore, open_store
@@ -66,6 +66,10 @@ class _Server(uvicorn.Server):
 @click.option("--failover-grace-s", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="PostgreSQL: after a failover, how long agents have to reopen their stream on "
                    "any server before the new leader marks them offline (R35).")  # fmt: skip
+@click.option("--limit", "limit_pairs", multiple=True, metavar="NAME=VALUE",
+              envvar="UNIROUTER_LIMIT",
+              help="A server limit (docs/server.md \"Limits\"), e.g. message_text_bytes=8192; "
+                   "0 turns one off. Repeatable.")  # fmt: skip
 def serve(
     config_file: Path | None,
     db: str,
@@ -75,10 +79,15 @@ def serve(
     advertise_url: str | None,
     lease_s: float,
     failover_grace_s: float,
+    limit_pairs: tuple[str, ...],
 ) -> None:
     """Serve the HTTP and WebSocket API over a durable log (SPEC §6.3, §9)."""
+    try:
+        bounds = limits.parse(limit_pairs)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--limit") from None
     config = cfg.load(config_file) if config_file is not None else None
-    app, engine_host, said = server_app.open_app(db, config)
+    app, engine_host, said = server_app.open_app(db, config, bounds)
     engine_host.snapshot_every = snapshot_every or None
     click.echo(f"unirouter: {said}", err=True)
     try:

@@ -22,7 +22,7 @@ from unirouter import web
 from unirouter.channels import routes as channel_routes
 from unirouter.channels import runtime as channel_runtime
 from unirouter.config import model
-from unirouter.server import models, problems
+from unirouter.server import limits, models, problems
 from unirouter.server.auth import Authenticator
 from unirouter.server.host import EngineHost
 from unirouter.server.routes import admin, agents, items, session, stream
@@ -101,8 +101,11 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
-    """The API of SPEC §6.3 over a restored ``host`` (see :meth:`EngineHost.restore`)."""
+def create_app(
+    host: EngineHost, auth: Authenticator | None = None, bounds: limits.Limits | None = None
+) -> FastAPI:
+    """The API of SPEC §6.3 over a restored ``host`` (see :meth:`EngineHost.restore`), holding
+    callers to ``bounds`` (default: :class:`~unirouter.server.limits.Limits`)."""
     if auth is None:
         auth = Authenticator(host.store, lambda: host.engine.config.auth.tokens)
         auth.load_secret()
@@ -138,6 +141,8 @@ def create_app(host: EngineHost, auth: Authenticator | None = None) -> FastAPI:
     )
     app.state.host = host
     app.state.auth = auth
+    app.state.limits = bounds or limits.Limits()
+    app.state.rates = limits.RateLimiter()
     app.state.channels = channels
     host.metrics.watch_queues(lambda: _queue_rows(host))
     problems.install(app)
@@ -156,8 +161,9 @@ PROBLEM_STATUSES = {
     403: "Beyond the token's role",
     404: "Unknown id",
     409: "Illegal transition",
-    413: "Request body over 1 MiB",
+    413: "Request body over 1 MiB, or a message over its size limit",
     422: "Invalid input",
+    429: "Over a rate limit (Retry-After says when to try again)",
     503: "The server is not serving (stopping, or the log could not be written)",
 }
 
@@ -187,7 +193,9 @@ def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:
     return [engine.queue_status(name, at=now) for name in engine.queue_names()]
 
 
-def open_app(db: str, config: model.Config | None) -> tuple[FastAPI, EngineHost, str]:
+def open_app(
+    db: str, config: model.Config | None, bounds: limits.Limits | None = None
+) -> tuple[FastAPI, EngineHost, str]:
     """Open the store ``db``, replay its log (or start one from ``config``) and build the app;
     returns the app, its host and a sentence saying what the restore did. On PostgreSQL the host
     starts as a follower: :func:`unirouter.server.cluster.install` makes it campaign."""
@@ -198,4 +206,4 @@ def open_app(db: str, config: model.Config | None) -> tuple[FastAPI, EngineHost,
     except BaseException:
         store.close()
         raise
-    return create_app(host), host, said
+    return create_app(host, bounds=bounds), host, said

@@ -228,6 +228,8 @@ class MessageOut(_Out):
 
 class MessageList(_Out):
     messages: list[MessageOut]
+    #: More messages follow: read them with ``after=next_after``.
+    next_after: int | None = None
 
 
 class ConfigOut(_Out):

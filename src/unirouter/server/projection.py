@@ -8,6 +8,7 @@ order, by the replay; so they say after a restart what they said before.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from typing import Any
 
@@ -56,9 +57,12 @@ class Projection:
         """When the item entered each state, newest entry of each kind."""
         return dict(self._times.get(item, {}))
 
-    def messages(self, item: str, after: int = 0) -> list[dict[str, Any]]:
-        """The conversation's messages numbered above ``after``, oldest first."""
-        return [m for m in self._messages.get(item, []) if m["number"] > after]
+    def messages(self, item: str, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """The conversation's messages numbered above ``after``, oldest first, at most ``limit``
+        (found by bisection: numbers grow along the list)."""
+        held = self._messages.get(item, [])
+        start = bisect.bisect_right(held, after, key=lambda m: int(m["number"]))
+        return held[start:] if limit is None else held[start : start + limit]
 
     def presence_since(self, agent: str) -> float | None:
         """When the agent entered its current presence and label (None: not seen yet)."""

@@ -11,9 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from unirouter.server import models
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost
+from unirouter.server.limits import Limits, RateLimiter
 from unirouter.server.problems import ApiProblem
 
-__all__ = ["Auth", "Caller", "Host", "check_size"]
+__all__ = ["Auth", "Caller", "Host", "Limited", "Rates", "check_size"]
 
 # Every dependency is ``async def`` even when it never awaits: FastAPI runs a plain ``def`` one in
 # a worker thread, a thread hand-off per request for a one-line attribute read.
@@ -41,7 +42,19 @@ async def _auth(request: Request) -> Authenticator:
     return auth
 
 
+async def _limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
+async def _rates(request: Request) -> RateLimiter:
+    rates: RateLimiter = request.app.state.rates
+    return rates
+
+
 Auth = Annotated[Authenticator, Depends(_auth)]
+Limited = Annotated[Limits, Depends(_limits)]
+Rates = Annotated[RateLimiter, Depends(_rates)]
 Host = Annotated[EngineHost, Depends(_host)]
 Caller = Annotated[Principal, Depends(_caller)]
 

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Body, Query, Response
 
 from unirouter.config import model
 from unirouter.engine import ItemState, OfferStatus, WorkItem
-from unirouter.server import commands, models, views
+from unirouter.server import commands, limits, models, views
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost, Published
 from unirouter.server.problems import ApiProblem
-from unirouter.server.routes._deps import Auth, Caller, Host, check_size
+from unirouter.server.routes._deps import Auth, Caller, Host, Limited, Rates, check_size
 from unirouter.storage import RecordKind
 
 __all__ = ["router"]
@@ -22,6 +22,8 @@ __all__ = ["router"]
 Role = model.Role
 router = APIRouter(prefix="/v1/work-items", tags=["work items"])
 PAGE_LIMIT = 1000
+#: The longest a message long poll may wait (clients poll again after it).
+MESSAGE_WAIT_MAX_S = 60.0
 
 
 def _view(host: EngineHost, item: WorkItem, auth: Authenticator | None = None) -> dict[str, Any]:
@@ -263,15 +265,22 @@ THREADED_RECORDS = frozenset({"email", "case"})
 
 
 @router.post("/{item_id}/messages", status_code=201, response_model=models.MessageOut)
-async def post_message(item_id: str, body: models.MessageIn, caller: Caller, host: Host) -> Any:
+async def post_message(
+    item_id: str, body: models.MessageIn, caller: Caller, host: Host, bounds: Limited, rates: Rates
+) -> Any:
     """Add a message to a conversation, durable before the answer, pushed live to the agent's
-    stream. A customer writing to a parked conversation resumes it (R29)."""
+    stream. A customer writing to a parked conversation resumes it (R29). A closed conversation
+    takes no more messages (409), and a message over a size (413), count (409) or rate (429)
+    limit is refused: docs/server.md "Limits"."""
     item = _item(host, item_id)
     if item.kind is not model.Kind.MESSAGING and item.channel not in THREADED_RECORDS:
         raise ApiProblem(409, "not_a_conversation", f"item {item_id} is a {item.kind.value}",
                          field="id")  # fmt: skip
     sender = _sender(caller, host, item)
-    check_size(body.attributes, "attributes")
+    _check_open(host, item, bounds)
+    size = limits.message_size(body.text, body.attributes)
+    limits.check_message_size(bounds, *size)
+    rates.take(limits.message_draws(bounds, item_id, caller.name, sum(size)))
     number = host.projection.message_count(item_id) + 1
     args = {
         "item": item_id, "number": number, "sender": sender, "text": body.text,
@@ -283,12 +292,42 @@ async def post_message(item_id: str, body: models.MessageIn, caller: Caller, hos
     return host.projection.messages(item_id, number - 1)[0]
 
 
+def _check_open(host: EngineHost, item: WorkItem, bounds: limits.Limits) -> None:
+    """A closed conversation is over (issue 16: a message to it is refused, never dropped), and
+    an open one holds at most ``conversation_messages``."""
+    if item.state is ItemState.CLOSED:
+        reason = item.close_reason.value if item.close_reason else "closed"
+        raise ApiProblem(
+            409, "conversation_closed",
+            f"conversation {item.id} is closed ({reason}); it takes no more messages",
+            field="id", item=item.id, state=item.state, reason=reason,
+        )  # fmt: skip
+    held = host.projection.message_count(item.id)
+    if bounds.conversation_messages and held >= bounds.conversation_messages:
+        raise ApiProblem(
+            409, "conversation_full",
+            f"conversation {item.id} holds {held} messages, the most it may hold",
+            field="id", item=item.id, limit=bounds.conversation_messages,
+        )  # fmt: skip
+
+
 @router.get("/{item_id}/messages", response_model=models.MessageList)
 async def get_messages(
     item_id: str,
     caller: Caller,
     host: Host,
-    after: Annotated[int, Query(ge=0, description="Only messages numbered above this")] = 0,
+    bounds: Limited,
+    after: Annotated[
+        int, Query(ge=0, description="The cursor: only messages numbered above this")
+    ] = 0,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="At most this many messages (default and upper bound: the "
+            "server's message_page and message_page_max, 100 and 1000 unless configured)",
+        ),
+    ] = None,
     wait_s: Annotated[
         float,
         Query(
@@ -299,31 +338,41 @@ async def get_messages(
         ),
     ] = 0.0,
 ) -> Any:
-    """The conversation so far (or after message number ``after``). With ``wait_s``, the call
-    returns as soon as the other side's next message is durable: the customer side's live push."""
+    """The conversation so far (or after message number ``after``), a page at a time: with
+    ``next_after`` set, more follow (ask again with ``after=next_after``). With ``wait_s``, the
+    call returns as soon as the other side's next message is durable: the customer side's live
+    push."""
     item = _item(host, item_id)
     _sender(caller, host, item)
+    size = _page_size(bounds, limit)
 
-    def view() -> list[dict[str, Any]]:
-        return host.projection.messages(item_id, after)
+    def view() -> dict[str, Any]:
+        page = host.projection.messages(item_id, after, size + 1)
+        more = len(page) > size
+        return {"messages": page[:size], "next_after": page[size - 1]["number"] if more else None}
 
     if wait_s == 0:
-        return {"messages": await host.read(view)}
+        return await host.read(view)
     # Subscribed before the first read, so a message made durable in between is not missed.
     sub = host.subscribe(lambda record: _is_message_of(record, item_id))
     try:
-        messages = await host.read(view)
-        if not messages:
+        answer = await host.read(view)
+        if not answer["messages"]:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sub.queue.get(), wait_s)
-            messages = await host.read(view)
+            answer = await host.read(view)
     finally:
         host.unsubscribe(sub)
-    return {"messages": messages}
+    return answer
 
 
-#: The longest a message long poll may wait (clients poll again after it).
-MESSAGE_WAIT_MAX_S = 60.0
+def _page_size(bounds: limits.Limits, asked: int | None) -> int:
+    """The page a read gets: what it asked for, at most ``message_page_max`` (422 beyond)."""
+    ceiling = bounds.message_page_max or PAGE_LIMIT
+    if asked is not None and asked > ceiling:
+        raise ApiProblem(422, "invalid_input", f"limit is at most {ceiling}", field="limit",
+                         limit=ceiling)  # fmt: skip
+    return asked or min(bounds.message_page or ceiling, ceiling)
 
 
 def _is_message_of(record: Published, item_id: str) -> bool:
