@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import httpx
 import websockets.sync.client as ws_client
-from server_support import TOKENS, Server, available, run_cli, start_server, submit
+from server_support import CONFIG, TOKENS, Server, available, run_cli, start_server, submit
 
 
 def _reads(server: Server, who: str, item_id: str) -> list[int]:
@@ -142,3 +144,56 @@ def test_created_tokens_are_listed_and_a_revoked_one_answers_401_at_once_and_aft
                              headers={"Authorization": f"Bearer {token}"}).status_code == 401  # fmt: skip
     finally:
         again.stop()
+
+
+def test_customer_tokens_are_stored_only_as_hashes(server: Server) -> None:
+    """Issue 17 item 7: the store holds the SHA-256 of each customer token, never the token nor a
+    key that would make one (older versions kept an HMAC key; it is deleted at start)."""
+    item = submit(server.client("intake"), "hashed-1")
+    token = item["customer_token"]
+    with sqlite3.connect(f"file:{server.db}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT scope, key, value FROM idempotency_keys").fetchall()
+    assert ("customer", hashlib.sha256(token.encode()).hexdigest(), item["id"]) in rows
+    assert not any(token in f"{s} {k} {v}" for s, k, v in rows)
+    assert not any(k == "customer-token-secret" for _, k, _ in rows)
+    for path in server.db.parent.glob(server.db.name + "*"):
+        assert token.encode() not in path.read_bytes(), path
+
+
+def test_a_customer_token_stops_working_the_configured_time_after_its_conversation_closed(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 7: with ``auth.customer_token_ttl_s: 0`` the customer token answers 401 as
+    soon as its conversation is closed; an open conversation's token keeps working."""
+    config = tmp_path / "ttl.yaml"
+    config.write_text(
+        CONFIG.replace("auth:\n  tokens:", "auth:\n  customer_token_ttl_s: 0\n  tokens:")
+    )
+    server = start_server(tmp_path / "ttl.db", config)
+    try:
+        intake = server.client("intake")
+        closing, staying = submit(intake, "ttl-1"), submit(intake, "ttl-2")
+        for item in (closing, staying):
+            customer = server.client(item["customer_token"])
+            assert customer.get(f"/v1/work-items/{item['id']}/messages").status_code == 200
+        cancelled = intake.post(f"/v1/work-items/{closing['id']}/cancel")
+        assert cancelled.json()["state"] == "closed"
+        gone = server.client(closing["customer_token"])
+        assert gone.get(f"/v1/work-items/{closing['id']}/messages").status_code == 401
+        assert gone.post(f"/v1/work-items/{closing['id']}/messages",
+                         json={"text": "hello?"}).status_code == 401  # fmt: skip
+        still = server.client(staying["customer_token"])
+        assert still.get(f"/v1/work-items/{staying['id']}/messages").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_customer_token_keeps_working_within_the_default_time_after_close(
+    server: Server,
+) -> None:
+    """Issue 17 item 7: by default a customer reads its closed conversation for a day."""
+    intake = server.client("intake")
+    item = submit(intake, "ttl-default")
+    intake.post(f"/v1/work-items/{item['id']}/cancel").raise_for_status()
+    customer = server.client(item["customer_token"])
+    assert customer.get(f"/v1/work-items/{item['id']}/messages").status_code == 200

@@ -99,7 +99,7 @@ async def file_case(body: CaseIn, request: Request, caller: Caller, response: Re
         response.status_code = 200
     return {
         **_status(runtime, item),
-        "customer_token": request.app.state.auth.customer_token(item.id),
+        "customer_token": await request.app.state.auth.customer_token(item.id),
     }
 
 

@@ -632,10 +632,18 @@ class TokenDef(_Model):
         return self
 
 
+#: How long a conversation's customer token keeps working after the conversation closed.
+CUSTOMER_TOKEN_TTL_S = 86_400.0
+
+
 class Auth(_Model):
     """API access (SPEC §6.3)."""
 
     tokens: list[TokenDef] = Field(default_factory=list)
+    customer_token_ttl_s: Seconds = Field(
+        default=CUSTOMER_TOKEN_TTL_S,
+        description="Seconds a conversation's customer token keeps working after it closed.",
+    )
 
 
 class Config(_Model):

@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import unirouter
-from unirouter import web
+from unirouter import errors, web
 from unirouter.channels import routes as channel_routes
 from unirouter.channels import runtime as channel_runtime
 from unirouter.config import model
+from unirouter.engine import ItemState
 from unirouter.server import limits, models, problems
 from unirouter.server.auth import Authenticator
 from unirouter.server.host import EngineHost
@@ -101,14 +102,31 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def customer_token_expired(host: EngineHost, item_id: str) -> bool:
+    """Issue 17 item 7: a customer token runs out ``auth.customer_token_ttl_s`` after its
+    conversation closed, and with the item once the server no longer keeps it."""
+    if not host.has_engine:
+        return True
+    try:
+        item = host.engine.item(item_id)
+    except errors.NotFound:
+        return True
+    if item.state is not ItemState.CLOSED:
+        return False
+    closed_at = host.projection.times(item_id).get("closed_at")
+    ttl = host.engine.config.auth.customer_token_ttl_s
+    return closed_at is None or host.now() - closed_at > ttl
+
+
 def create_app(
     host: EngineHost, auth: Authenticator | None = None, bounds: limits.Limits | None = None
 ) -> FastAPI:
     """The API of SPEC §6.3 over a restored ``host`` (see :meth:`EngineHost.restore`), holding
     callers to ``bounds`` (default: :class:`~unirouter.server.limits.Limits`)."""
     if auth is None:
-        auth = Authenticator(host.store, lambda: host.engine.config.auth.tokens)
-        auth.load_secret()
+        auth = Authenticator(host.store, lambda: host.engine.config.auth.tokens,
+                             lambda item_id: customer_token_expired(host, item_id))  # fmt: skip
+        auth.forget_legacy_secret()
 
     channels = channel_runtime.Runtime(host)
 

@@ -6,15 +6,17 @@ in the store's idempotency table under the scope ``token`` (key: the hex digest,
 JSON ``{name, role, agent, created_at}``). ``token list`` shows them by id (the digest's first 16
 hex digits) and ``token revoke`` deletes one: a store token is looked up in the store on every
 request, never cached, so a revoked token answers 401 at once, on every server sharing the store
-and after a restart (issue 17 item 7). A conversation's customer token is an HMAC of the item id
-under a secret kept in the store, so the server can give the same token again on an idempotent
-repeat and never has to store it.
+and after a restart (issue 17 item 7).
+
+A conversation's customer token is random too, and only its SHA-256 is kept, under the scope
+``customer`` (value: the item id). Each intake answer for a conversation, a repeat too, carries a
+fresh one (the server cannot give back a token it never kept). It reaches only its own item, and
+stops working ``auth.customer_token_ttl_s`` after the conversation closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -45,8 +47,9 @@ __all__ = [
 
 Role = model.Role
 TOKEN_SCOPE = "token"
-SECRET_SCOPE = "server"
-SECRET_KEY = "customer-token-secret"
+CUSTOMER_SCOPE = "customer"
+#: Where older versions kept the key customer tokens were an HMAC under; deleted at start.
+LEGACY_SECRET = ("server", "customer-token-secret")
 CUSTOMER_PREFIX = "urc_"
 
 
@@ -152,21 +155,31 @@ def revoke_token(store: Store, token_id: str) -> TokenInfo:
 
 
 class Authenticator:
-    """Resolves bearer tokens against the configuration and the store."""
+    """Resolves bearer tokens against the configuration and the store.
 
-    def __init__(self, store: Store, tokens: Callable[[], list[model.TokenDef]]) -> None:
+    ``expired(item_id)`` says whether a conversation's customer token has run out (its item closed
+    more than ``auth.customer_token_ttl_s`` ago, or is no longer known)."""
+
+    def __init__(
+        self,
+        store: Store,
+        tokens: Callable[[], list[model.TokenDef]],
+        expired: Callable[[str], bool] = lambda item_id: False,
+    ) -> None:
         self._store = store
         self._tokens = tokens
-        self._secret = b""
+        self._expired = expired
 
-    def load_secret(self) -> None:
-        """Read (or make, once) the customer-token secret; blocking, call before serving."""
-        value = self._store.remember_key(SECRET_SCOPE, SECRET_KEY, secrets.token_hex(32))
-        self._secret = bytes.fromhex(value)
+    def forget_legacy_secret(self) -> None:
+        """Delete the HMAC key older versions kept in the store (blocking; call before serving):
+        whoever reads the store must not be able to make customer tokens."""
+        self._store.forget_key(*LEGACY_SECRET)
 
-    def customer_token(self, item_id: str) -> str:
-        mac = hmac.new(self._secret, item_id.encode(), hashlib.sha256).digest()
-        return CUSTOMER_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    async def customer_token(self, item_id: str) -> str:
+        """A fresh customer token for conversation ``item_id``, its hash durable on return."""
+        token = CUSTOMER_PREFIX + secrets.token_urlsafe(32)
+        await asyncio.to_thread(self._store.remember_key, CUSTOMER_SCOPE, digest(token), item_id)
+        return token
 
     async def authenticate(self, connection: HTTPConnection) -> Principal:
         """The caller of a request: 401 without a valid bearer token."""
@@ -180,10 +193,7 @@ class Authenticator:
 
     async def resolve(self, token: str, connection: HTTPConnection) -> Principal | None:
         if token.startswith(CUSTOMER_PREFIX):
-            item = connection.path_params.get("item_id")
-            if item is not None and hmac.compare_digest(token, self.customer_token(item)):
-                return Principal(name=f"customer:{item}", customer_of=item)
-            return None
+            return await self._customer(token, connection.path_params.get("item_id"))
         hashed = digest(token)
         for defined in self._tokens():
             if hmac.compare_digest(hashed, defined.sha256):
@@ -194,6 +204,14 @@ class Authenticator:
             return None
         data = json.loads(stored)
         return Principal(name=data["name"], role=Role(data["role"]), agent=data.get("agent"))
+
+    async def _customer(self, token: str, item: str | None) -> Principal | None:
+        if item is None:
+            return None
+        owner = await asyncio.to_thread(self._store.recall_key, CUSTOMER_SCOPE, digest(token))
+        if owner is None or not hmac.compare_digest(owner, item) or self._expired(item):
+            return None
+        return Principal(name=f"customer:{item}", customer_of=item)
 
 
 def _bearer(connection: HTTPConnection) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
@@ -26,12 +27,28 @@ PAGE_LIMIT = 1000
 MESSAGE_WAIT_MAX_S = 60.0
 
 
-def _view(host: EngineHost, item: WorkItem, auth: Authenticator | None = None) -> dict[str, Any]:
-    """The item's body; with ``auth``, a conversation's customer token too (intake answers)."""
-    body = views.item_view(host.engine, host.projection, item)
-    if auth is not None and item.kind is model.Kind.MESSAGING:
-        body["customer_token"] = auth.customer_token(item.id)
+def _view(host: EngineHost, item: WorkItem) -> dict[str, Any]:
+    return views.item_view(host.engine, host.projection, item)
+
+
+async def _with_token(
+    auth: Authenticator, item_id: str, answer: Awaitable[dict[str, Any]]
+) -> dict[str, Any]:
+    """``answer`` with a fresh customer token of conversation ``item_id``, both durable: the
+    token's hash is written beside the command, so both ride one group commit."""
+    minted = asyncio.ensure_future(auth.customer_token(item_id))
+    try:
+        body = await answer
+    except BaseException:
+        await asyncio.wait([minted])  # a token of no item reaches nothing; let its write end
+        raise
+    body["customer_token"] = await minted
     return body
+
+
+def _is_conversation(host: EngineHost, workstream: str) -> bool:
+    defined = host.engine.config.workstreams.get(workstream)
+    return defined is not None and defined.kind is model.Kind.MESSAGING
 
 
 @router.post(
@@ -44,17 +61,23 @@ async def create_item(
     body: models.ItemIn, caller: Caller, host: Host, auth: Auth, response: Response
 ) -> Any:
     """Intake (R1). A repeated ``external_id`` in the same workstream returns the same item (200).
-    Answers 201 only once the item is durable. Messaging items carry a ``customer_token``."""
+    Answers 201 only once the item is durable. Messaging items carry a ``customer_token`` (a new
+    one in each answer, a repeat's too; every one reaches the conversation)."""
     caller.allow(Role.INTAKE, Role.ADMIN)
     check_size(body.attributes, "attributes")
     check_size(body.customer, "customer")
     existing = host.engine.item_by_external_id(body.workstream, body.external_id)
     if existing is not None:
         response.status_code = 200
-        return await host.read(lambda: _view(host, existing, auth))
-    args = body.model_dump(mode="json", exclude_none=True)
-    args["item_id"] = commands.new_item_id()
-    return await host.command("submit", args, lambda item: _view(host, item, auth))
+        answer = host.read(lambda: _view(host, existing))
+        item_id = existing.id
+    else:
+        args = body.model_dump(mode="json", exclude_none=True)
+        args["item_id"] = item_id = commands.new_item_id()
+        answer = host.command("submit", args, lambda item: _view(host, item))
+    if _is_conversation(host, body.workstream):
+        return await _with_token(auth, item_id, answer)
+    return await answer
 
 
 @router.get("", response_model=models.ItemList)
