@@ -678,3 +678,25 @@ def test_folder_without_yaml_files(tmp_path: Path) -> None:
     """An empty folder is an issue, not an empty configuration."""
     with pytest.raises(ConfigError, match="no YAML file"):
         config.load(tmp_path)
+
+
+# --- catalogues (issue 16 item 5) ----------------------------------------------------------------
+
+
+def test_custom_presences_and_wrap_up_codes_are_a_catalogue_of_the_configuration() -> None:
+    """R32: custom presences map a label to a base presence; wrap-up codes list per workstream."""
+
+    def catalogue(data: dict[str, Any]) -> None:
+        data["presences"] = {"lunch": {"base": "away", "title": "Lunch"}}
+        data["workstreams"]["web_chat"]["wrap_up"] = {"block": 30, "codes": ["resolved"]}
+
+    loaded = config.validate(changed(catalogue))
+    assert loaded.presences["lunch"].base.value == "away"
+    assert loaded.workstreams["web_chat"].wrap_up.codes == ["resolved"]
+
+
+def test_a_custom_presence_cannot_be_inactive() -> None:
+    """R32: ``inactive`` is set by the system only, so no custom presence maps to it."""
+    data = changed(lambda d: d.update(presences={"idle": {"base": "inactive"}}))
+    issue = only_issue(data)
+    assert issue.path == "presences.idle.base" and "system" in issue.message

@@ -46,6 +46,7 @@ __all__ = [
     "ClassRule",
     "ConditionKind",
     "Config",
+    "CustomPresence",
     "CustomRule",
     "Kind",
     "Method",
@@ -388,6 +389,11 @@ class WrapUp(_Model):
         PlainValidator(_wrap_up_block),
         WithJsonSchema(_BLOCK_SCHEMA),
     ] = "always"
+    codes: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        description="Wrap-up codes an agent picks when completing or closing an item; "
+        "when listed, a code outside them is refused.",
+    )
 
 
 class Affinity(_Model):
@@ -632,6 +638,20 @@ class TokenDef(_Model):
         return self
 
 
+class CustomPresence(_Model):
+    """A custom presence: a label agents choose, mapped to the base presence routing reads (R32)."""
+
+    base: BasePresence
+    title: str | None = Field(default=None, description="What people see; the label if omitted.")
+
+    @field_validator("base")
+    @classmethod
+    def _not_inactive(cls, value: BasePresence) -> BasePresence:
+        if value is BasePresence.INACTIVE:
+            raise ValueError("inactive is set by the system only")
+        return value
+
+
 #: How long a conversation's customer token keeps working after the conversation closed.
 CUSTOMER_TOKEN_TTL_S = 86_400.0
 
@@ -658,6 +678,11 @@ class Config(_Model):
     workstreams: dict[str, Workstream] = Field(default_factory=dict)
     queues: dict[str, Queue] = Field(default_factory=dict)
     agents: dict[str, AgentDef] = Field(default_factory=dict)
+    presences: dict[str, CustomPresence] = Field(
+        default_factory=dict,
+        description="The catalogue of custom presences (label → base presence, R32); when "
+        "listed, a presence label outside it is refused.",
+    )
     auth: Auth = Field(default_factory=Auth)
     channels: channel_models.Channels = Field(default_factory=channel_models.Channels)
     webhooks: list[channel_models.Webhook] = Field(default_factory=list)

@@ -94,8 +94,20 @@ class CancelIn(_In):
     reason: Annotated[str, Field(pattern="^(abandoned|cancelled)$")] = "abandoned"
 
 
+WrapUpCode = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class CompleteIn(_In):
+    """``wrap_up: false`` closes at once; ``code`` is the wrap-up code."""
+
     wrap_up: bool = True
+    code: WrapUpCode | None = None
+
+
+class CodeIn(_In):
+    """An optional wrap-up code."""
+
+    code: WrapUpCode | None = None
 
 
 class TransferIn(_In):
@@ -116,7 +128,9 @@ class PickIn(_In):
 
 
 class PresenceIn(_In):
-    presence: model.BasePresence
+    """A base presence, or a custom presence by its ``label`` (its base from the catalogue)."""
+
+    presence: model.BasePresence | None = None
     label: Annotated[str, Field(max_length=100)] | None = None
 
 
@@ -177,7 +191,10 @@ class AgentOut(_Out):
     capacity_units: int
     used_units: int
     free_units: int
-    profiles: dict[str, dict[str, int]]
+    profiles: dict[str, dict[str, Any]] = Field(
+        description="Per capacity profile: limit, blocking (reaching the limit stops automatic "
+        "assignment) and used"
+    )
     queues: list[str]
     skills: dict[str, int]
     attributes: dict[str, Any]

@@ -1,6 +1,7 @@
 """What the server keeps beside the engine, rebuilt from the same log: conversation messages, the
 time of every item transition (SPEC §2 "timestamps of every transition") and the time each agent
-entered its current presence (the supervisor console's "time in state").
+entered its current presence (the supervisor console's "time in state") and the wrap-up code of
+each item.
 
 Both are folds over logged commands and events, fed live after each command and again, in the same
 order, by the replay; so they say after a restart what they said before.
@@ -28,6 +29,9 @@ _STAMPS = {
     "item_closed": "closed_at",
 }
 
+#: The commands that may carry a wrap-up code.
+_CODED = frozenset({"complete", "wrap_up", "close"})
+
 
 class Projection:
     """Messages per conversation and transition times per item, bounded to ``retain`` items, and
@@ -38,12 +42,17 @@ class Projection:
         self._times: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._presence: dict[str, tuple[str, str | None, float]] = {}
+        self._codes: dict[str, str] = {}
 
     def feed(self, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
         """Take one logged command and its events."""
         if command.get("op") == "message" and not command.get("refused"):
             args = command["args"]
             self._messages.setdefault(args["item"], []).append(message_view(args))
+        if command.get("op") in _CODED and not command.get("refused"):
+            code = command["args"].get("code")
+            if code is not None:
+                self._codes[command["args"]["item"]] = code
         for event in events:
             if event.get("type") == "presence_changed":
                 self._presence_changed(event)
@@ -80,6 +89,10 @@ class Projection:
         if seen is None or seen[:2] != (presence, label):
             self._presence[agent] = (presence, label, float(event["t"]))
 
+    def wrap_up_code(self, item: str) -> str | None:
+        """The wrap-up code the agent gave at ``complete`` or ``close`` (the latest one)."""
+        return self._codes.get(item)
+
     def message_count(self, item: str) -> int:
         return len(self._messages.get(item, []))
 
@@ -90,6 +103,7 @@ class Projection:
             if self._retain is not None and len(self._times) > self._retain:
                 old, _ = self._times.popitem(last=False)
                 self._messages.pop(old, None)
+                self._codes.pop(old, None)
         times[stamp] = t
 
 

@@ -10,12 +10,19 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from unirouter import calendars
+from unirouter import calendars, errors
 from unirouter.config import model
 from unirouter.engine import AgentState, Engine, OfferStatus, WorkItem
 from unirouter.server.projection import Projection
 
-__all__ = ["agent_view", "day_start", "item_view", "queue_view", "today_view"]
+__all__ = [
+    "agent_view",
+    "day_start",
+    "item_view",
+    "offer_summary",
+    "queue_view",
+    "today_view",
+]
 
 
 def item_view(
@@ -46,6 +53,7 @@ def item_view(
         "preferred_agents": list(item.preferred_agents),
         "config_version": item.config_version,
         "times": projection.times(item.id),
+        "wrap_up_code": projection.wrap_up_code(item.id),
     }
     if trace:
         body["trace"] = [_finite(entry) for entry in item.trace]
@@ -70,10 +78,10 @@ def agent_view(
     offers = []
     for offer_id in sorted(agent.offers):
         offer = engine.offer(offer_id)
-        offers.append({"id": offer.id, "item": offer.item, "expires_at": offer.expires_at})
+        offers.append({"id": offer.id, "item": offer.item, "expires_at": offer.expires_at,
+                       "summary": offer_summary(engine, offer.item)})  # fmt: skip
     profiles = {
-        name: {"limit": limit, "used": agent.profile_used.get(name, 0)}
-        for name, limit in sorted(agent.profile_limits.items())
+        name: _profile_view(engine.config, agent, name) for name in sorted(agent.profile_limits)
     }
     return {
         "id": agent.id,
@@ -93,6 +101,70 @@ def agent_view(
         "active": sorted(agent.active),
         "offers": offers,
     }
+
+
+def _profile_view(config: model.Config, agent: AgentState, name: str) -> dict[str, Any]:
+    """A capacity profile of an agent: its limit (the agent's override or the profile's), whether
+    reaching it stops automatic assignment (``blocking``), and the items using it. The engine's
+    internal mark of a non-blocking profile never shows."""
+    profile = config.capacity_profiles.get(name)
+    agent_def = config.agents.get(agent.id)
+    override = None if agent_def is None else agent_def.profiles.get(name)
+    limit = override if override is not None else (None if profile is None else profile.limit)
+    blocking = agent.profile_limits[name] >= 0
+    if blocking:
+        limit = agent.profile_limits[name]
+    return {"limit": limit, "blocking": blocking, "used": agent.profile_used.get(name, 0)}
+
+
+#: At most this many attributes (of scalar values, strings cut to SUMMARY_TEXT) in a summary.
+SUMMARY_ATTRIBUTES = 10
+SUMMARY_TEXT = 200
+
+
+def offer_summary(engine: Engine, item_id: str) -> dict[str, Any] | None:
+    """What an agent needs to decide on an offer (issue 16 item 5): the item's workstream,
+    channel, queue, priority, required skills, its first scalar attributes and its customer.
+    None once the engine has forgotten the item."""
+    try:
+        item = engine.item(item_id)
+    except errors.NotFound:
+        return None
+    return {
+        "item": item.id,
+        "external_id": item.external_id,
+        "workstream": item.workstream,
+        "channel": item.channel,
+        "kind": item.kind.value,
+        "queue": item.queue,
+        "priority": item.priority,
+        "skills": [s.name for s in item.skills],
+        "attributes": _brief(item.attributes),
+        "customer": _customer_brief(item.customer),
+        "created_at": item.created_at,
+    }
+
+
+def _customer_brief(customer: dict[str, Any]) -> dict[str, Any]:
+    """The customer's id and first scalar fields, and the same of its ``attributes``."""
+    out = _brief(customer)
+    nested = customer.get("attributes")
+    if isinstance(nested, dict):
+        out["attributes"] = _brief(nested)
+    return out
+
+
+def _brief(values: dict[str, Any]) -> dict[str, Any]:
+    """The first scalar entries of a JSON object, long strings cut short (a summary, not a copy)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if len(out) == SUMMARY_ATTRIBUTES:
+            break
+        if isinstance(value, str):
+            out[key] = value[:SUMMARY_TEXT]
+        elif value is None or isinstance(value, bool | int | float):
+            out[key] = value
+    return out
 
 
 def queue_view(

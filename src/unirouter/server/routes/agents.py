@@ -13,6 +13,7 @@ from unirouter.config import model
 from unirouter.engine import AgentState, Engine
 from unirouter.server import models, views
 from unirouter.server.host import EngineHost
+from unirouter.server.problems import ApiProblem
 from unirouter.server.routes._deps import Caller, Host
 
 __all__ = ["router"]
@@ -71,15 +72,52 @@ async def get_agent(agent_id: str, caller: Caller, host: Host) -> Any:
 
 @router.put("/agents/{agent_id}/presence", response_model=models.AgentOut, tags=["agents"])
 async def set_presence(agent_id: str, body: models.PresenceIn, caller: Caller, host: Host) -> Any:
-    """A manual presence (R32); ``inactive`` is system-set only."""
+    """A manual presence (R32); ``inactive`` is system-set only. With a catalogue of custom
+    presences (``presences`` in the configuration) a ``label`` must be one of them, and its base
+    presence is the catalogue's (``presence`` may then be left out)."""
     caller.act_as(agent_id, Role.ADMIN, Role.SUPERVISOR, field="agent_id")
     host.engine.agent(agent_id)
-    args = {"agent": agent_id, **body.model_dump(mode="json", exclude_none=True)}
+    presence = _presence_of(host.engine.config, body)
+    args = {"agent": agent_id, "presence": presence.value}
+    if body.label is not None:
+        args["label"] = body.label
     return await host.command(
         "presence",
         args,
         lambda _: views.agent_view(host.engine, host.engine.agent(agent_id), host.projection),
     )
+
+
+@router.get("/catalogue", tags=["agents"])
+async def catalogue(caller: Caller, host: Host) -> Any:
+    """What agents choose from, as configured: the custom presences (label, base presence and
+    title, R32) and each workstream's wrap-up codes. Any role may read it."""
+    caller.allow(*Role)
+    config = host.engine.config
+    presences = [
+        {"label": label, "base": p.base.value, "title": p.title or label}
+        for label, p in config.presences.items()
+    ]
+    codes = {name: list(ws.wrap_up.codes) for name, ws in config.workstreams.items()}
+    return {"presences": presences, "wrap_up_codes": codes}
+
+
+def _presence_of(config: model.Config, body: models.PresenceIn) -> model.BasePresence:
+    """The base presence a request asks for (R32), checked against the catalogue."""
+    catalogue = config.presences
+    if body.label is None or not catalogue:
+        if body.presence is None:
+            raise ApiProblem(422, "invalid_input", "give a presence (or a label of the "
+                             "configured presences)", field="presence")  # fmt: skip
+        return body.presence
+    custom = catalogue.get(body.label)
+    if custom is None:
+        raise ApiProblem(422, "invalid_input", f"{body.label!r} is not a configured presence "
+                         f"(one of: {', '.join(catalogue)})", field="label")  # fmt: skip
+    if body.presence is not None and body.presence is not custom.base:
+        raise ApiProblem(422, "invalid_input", f"the presence {body.label!r} is "
+                         f"{custom.base.value}, not {body.presence.value}", field="presence")  # fmt: skip
+    return custom.base
 
 
 @router.post("/offers/{offer_id}/accept", response_model=models.ItemOut, tags=["offers"])

@@ -191,25 +191,55 @@ async def complete_item(
     host: Host,
     body: Annotated[models.CompleteIn | None, Body()] = None,
 ) -> Any:
-    """Assigned → wrap-up (R33), or closed with ``{"wrap_up": false}``."""
-    wrap = (body or models.CompleteIn()).wrap_up
-    return await _act(host, caller, item_id, "complete", {"wrap_up": wrap})
+    """The agent is done with the customer: assigned → ``wrap_up`` (R33, capacity as the
+    workstream's ``wrap_up.block`` says) until ``close``; ``{"wrap_up": false}`` closes at once.
+    An optional ``code`` is the wrap-up code (one of the workstream's ``wrap_up.codes``)."""
+    asked = body or models.CompleteIn()
+    code = _wrap_up_code(host, item_id, asked.code)
+    return await _act(host, caller, item_id, "complete", {"wrap_up": asked.wrap_up, **code})
 
 
 @router.post("/{item_id}/wrap-up", response_model=models.ItemOut)
-async def wrap_up_item(item_id: str, caller: Caller, host: Host) -> Any:
-    """Assigned → wrap-up (R33)."""
-    return await _act(host, caller, item_id, "wrap_up")
+async def wrap_up_item(
+    item_id: str,
+    caller: Caller,
+    host: Host,
+    body: Annotated[models.CodeIn | None, Body()] = None,
+) -> Any:
+    """Another name for ``complete`` (assigned → ``wrap_up``, R33), kept for clients that use it."""
+    code = _wrap_up_code(host, item_id, (body or models.CodeIn()).code)
+    return await _act(host, caller, item_id, "wrap_up", code)
 
 
 @router.post("/{item_id}/close", response_model=models.ItemOut)
-async def close_item(item_id: str, caller: Caller, host: Host) -> Any:
-    """Close a worked item as ``completed`` (from assigned, wrap-up or parked)."""
+async def close_item(
+    item_id: str,
+    caller: Caller,
+    host: Host,
+    body: Annotated[models.CodeIn | None, Body()] = None,
+) -> Any:
+    """Wrap-up is over: close the item as ``completed`` (from assigned, wrap-up or parked), with
+    an optional wrap-up ``code`` (it replaces one given at ``complete``)."""
     item = _item(host, item_id)
+    code = _wrap_up_code(host, item_id, (body or models.CodeIn()).code)
     parked_mine = item.state is ItemState.PARKED and item.affinity_agent == caller.agent
     if parked_mine and caller.role is Role.AGENT:
-        return await host.command("close", {"item": item_id}, lambda i: _view(host, i))
-    return await _act(host, caller, item_id, "close")
+        return await host.command("close", {"item": item_id, **code}, lambda i: _view(host, i))
+    return await _act(host, caller, item_id, "close", code)
+
+
+def _wrap_up_code(host: EngineHost, item_id: str, code: str | None) -> dict[str, str]:
+    """A wrap-up code as a command argument; one outside the workstream's ``wrap_up.codes`` (when
+    it lists any) is a 422 naming ``code``, and nothing changes."""
+    if code is None:
+        return {}
+    item = _item(host, item_id)
+    workstream = host.engine.config.workstreams.get(item.workstream)
+    codes = [] if workstream is None else workstream.wrap_up.codes
+    if codes and code not in codes:
+        raise ApiProblem(422, "invalid_input", f"{code!r} is not a wrap-up code of workstream "
+                         f"{item.workstream} (one of: {', '.join(codes)})", field="code")  # fmt: skip
+    return {"code": code}
 
 
 @router.post("/{item_id}/park", response_model=models.ItemOut)

@@ -48,7 +48,7 @@ async def agent_stream(websocket: WebSocket, agent_id: str) -> None:
         hello = await host.read(lambda: views.agent_view(host.engine, host.engine.agent(agent_id),
                                                          host.projection))  # fmt: skip
         await websocket.send_json({"type": "hello", "agent": hello})
-        await _pump(websocket, sub)
+        await _pump(host, websocket, sub)
     finally:
         host.unsubscribe(sub)
         if own:
@@ -81,7 +81,7 @@ def _concerns(record: Published, agent_id: str) -> bool:
     return body.get("op") == "message" and body["args"].get("agent") == agent_id
 
 
-async def _pump(websocket: WebSocket, sub: Subscription) -> None:
+async def _pump(host: EngineHost, websocket: WebSocket, sub: Subscription) -> None:
     """Send records until the client goes away (its messages are read only to notice that)."""
     reader = asyncio.create_task(_drain(websocket))
     try:
@@ -95,7 +95,7 @@ async def _pump(websocket: WebSocket, sub: Subscription) -> None:
             if record is None or sub.overflowed:
                 await websocket.close(code=1012 if record is None else 1008)
                 return
-            await websocket.send_json(_frame(record))
+            await websocket.send_json(_frame(host, record))
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
@@ -112,9 +112,14 @@ async def _drain(websocket: WebSocket) -> None:
                 return
 
 
-def _frame(record: Published) -> dict[str, Any]:
+def _frame(host: EngineHost, record: Published) -> dict[str, Any]:
+    """An event frame (an ``offer_made`` one with the item's summary, so the agent can decide
+    from the frame alone) or a message frame."""
     if record.kind is RecordKind.EVENT:
-        return {"type": "event", "cursor": record.cursor, "event": record.body}
+        frame = {"type": "event", "cursor": record.cursor, "event": record.body}
+        if record.body.get("type") == "offer_made" and host.has_engine:
+            frame["summary"] = views.offer_summary(host.engine, str(record.body.get("item")))
+        return frame
     args = record.body["args"]
     return {"type": "message", "cursor": record.cursor, "message": {
         k: args.get(k) for k in ("number", "item", "sender", "agent", "text", "attributes", "at")}}  # fmt: skip
