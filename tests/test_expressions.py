@@ -737,8 +737,8 @@ def test_literal_arithmetic_matches_python(a: float, b: float, op: str) -> None:
     except ZeroDivisionError:
         expected = None
     result = evaluate(source)
-    if isinstance(expected, float) and math.isnan(expected):
-        assert isinstance(result, float) and math.isnan(result)
+    if isinstance(expected, float) and not math.isfinite(expected):
+        assert result is None  # issue 17: arithmetic never makes NaN or Infinity
     else:
         assert result == expected
 
@@ -749,3 +749,31 @@ def test_path_arithmetic_matches_literal_arithmetic(a: float, b: float, op: str)
     on_paths = evaluate(f"item.a {op} item.b", item=item(a=a, b=b))
     on_literals = evaluate(f"{a!r} {op} ({b!r})")
     assert on_paths == on_literals or (on_paths != on_paths and on_literals != on_literals)
+
+
+# -- issue 17 item 3: non-finite numbers ---------------------------------------------------------
+
+NON_FINITE = [math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("value", NON_FINITE)
+@pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
+def test_a_non_finite_number_compares_false_like_null(value: float, op: str) -> None:
+    """Issue 17 item 3, SPEC §4: NaN and ±Infinity count as null in every comparison."""
+    assert evaluate(f"item.value {op} 1", item=item(value=value)) is False
+    assert evaluate(f"1 {op} item.value", item=item(value=value)) is False
+    assert evaluate(f"item.value {op} item.value", item=item(value=value)) is False
+
+
+def test_arithmetic_that_would_overflow_gives_null() -> None:
+    """Issue 17 item 3: ``1e308 * 10`` is null, not Infinity, so nothing downstream sees one."""
+    assert evaluate("item.big * 10", item=item(big=1e308)) is None
+    assert evaluate("1e308 * 10") is None
+    assert evaluate("item.big * 10 > 1", item=item(big=1e308)) is False
+
+
+def test_a_non_finite_number_literal_does_not_compile() -> None:
+    """Issue 17 item 3: ``1e999`` (Infinity) is a validation error naming its position."""
+    with pytest.raises(ExpressionError, match="finite") as raised:
+        compile_expression("item.score > 1e999")
+    assert raised.value.offset == 13

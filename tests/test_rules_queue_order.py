@@ -7,6 +7,7 @@ unless a test says otherwise, so items wait and ``waiting_items`` shows the queu
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -186,6 +187,16 @@ def test_a_bucket_is_ordered_by_its_order_by_ascending(rig: MakeRig) -> None:
     for score in (5, 1, 3):
         submit(r, f"s{score}", attributes={"score": score})
     assert order(r) == ["s1", "s3", "s5"]
+
+
+def test_a_non_finite_order_by_key_sorts_as_null_and_keeps_the_order_total(
+    rig: MakeRig,
+) -> None:
+    """R7, issue 17 item 3: a NaN or Infinity key sorts last, like null; the others stay ordered."""
+    r = rig(prioritised("rules: [{when: 'true', order_by: item.score}]"))
+    for name, score in (("s5", 5), ("nan", math.nan), ("s1", 1), ("inf", math.inf), ("s3", 3)):
+        submit(r, name, attributes={"score": score})
+    assert order(r) == ["s1", "s3", "s5", "nan", "inf"]
 
 
 def test_a_bucket_is_ordered_descending_when_asked(rig: MakeRig) -> None:

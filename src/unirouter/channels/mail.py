@@ -5,7 +5,8 @@ so a redelivery is still recognised), subject, sender, the text of its body (the
 part, or the HTML part turned to text with scripts and styles dropped: stored as text, never
 rendered raw), its attachments, and the ids it answers (In-Reply-To, References, a ``[#ITEM]`` tag
 in the subject). Malformed MIME never raises: Python's parser is lenient and records defects; a part
-that cannot be decoded is read with replacement characters, so the worst mail is still a safe item.
+that cannot be decoded is read with replacement characters (lone surrogates too, issue 17), so the
+worst mail is still a safe item.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
 from bs4 import BeautifulSoup
+
+from unirouter import wellformed
 
 __all__ = [
     "Attachment",
@@ -111,7 +114,7 @@ def _header(message: Message, name: str) -> str:
         value = message.get(name)
     except (ValueError, IndexError, TypeError):
         return ""
-    return "" if value is None else str(value)
+    return "" if value is None else wellformed.scrub(str(value))
 
 
 def _body(message: Message) -> tuple[str, list[Attachment]]:
@@ -138,15 +141,16 @@ def _decode(part: Message) -> str:
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
     charset = part.get_content_charset() or "utf-8"
-    try:
-        return data.decode(charset, errors="replace")
-    except LookupError:  # an unknown charset name
+    try:  # a codec such as utf-7 or unicode_escape can still make a lone surrogate: scrubbed
+        return wellformed.scrub(data.decode(charset, errors="replace"))
+    except (LookupError, UnicodeError):  # an unknown charset name, a codec that fails anyway
         return data.decode("utf-8", errors="replace")
 
 
 def _attachment(part: Message, index: int) -> Attachment:
     payload = part.get_payload(decode=True)
-    name = (part.get_filename() or f"attachment-{index + 1}").replace("/", "_").replace("\\", "_")
+    name = wellformed.scrub(part.get_filename() or f"attachment-{index + 1}")
+    name = name.replace("/", "_").replace("\\", "_")
     return Attachment(name=name[:255], content_type=part.get_content_type(),
                       data=payload if isinstance(payload, bytes) else b"")  # fmt: skip
 

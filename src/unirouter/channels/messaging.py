@@ -30,6 +30,7 @@ from unirouter.channels import intake, signing
 from unirouter.channels.runtime import Runtime
 from unirouter.config import channels as settings
 from unirouter.server.problems import ApiProblem
+from unirouter.server.routes._deps import check_value
 
 __all__ = ["InboundJson", "router"]
 
@@ -139,9 +140,10 @@ def _json(
 def _parsed(raw: bytes) -> InboundJson:
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiProblem(400, "malformed_json", "the request body is not valid JSON",
                          field="body") from None  # fmt: skip
+    check_value(data)  # issue 17: no lone surrogate, no NaN, bounded nesting
     try:
         return InboundJson.model_validate(data)
     except pydantic.ValidationError as error:

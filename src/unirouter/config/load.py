@@ -25,6 +25,7 @@ import yaml
 from pydantic_core import ErrorDetails
 
 import unirouter.config.validate as checks
+from unirouter import wellformed
 from unirouter.config import model
 from unirouter.errors import ConfigError, ConfigIssue
 
@@ -49,8 +50,15 @@ def load(path: str | os.PathLike[str]) -> model.Config:
     return config
 
 
-def validate(data: object) -> model.Config:
-    """``data`` (as read from YAML) as a Config, after the schema and every cross check (R41)."""
+def validate(data: object, *, check_values: bool = True) -> model.Config:
+    """``data`` (as read from YAML) as a Config, after the schema and every cross check (R41).
+
+    Text that is not valid Unicode (YAML's ``"\\ud800"``) and non-finite numbers (``.nan``,
+    ``.inf``) are refused first, naming the field: no reader could send them back (issue 17).
+    A replay passes ``check_values=False``: a log an older build wrote must still restart."""
+    flaw = wellformed.first_flaw(data, max_depth=None) if check_values else None
+    if flaw is not None:
+        raise ConfigError([ConfigIssue(path=checks.field_path(flaw.path), message=flaw.message)])
     try:
         config = model.Config.model_validate(data)
     except pydantic.ValidationError as error:

@@ -6,6 +6,7 @@ plans holding compiled :class:`~unirouter.expressions.Expression` objects and th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,8 +225,10 @@ class _Desc:
 
 
 def order_value(value: object, desc: bool) -> tuple[int, Any]:
-    """A total-order key for any expression value: numbers, then strings, then others; null last."""
-    if value is None:
+    """A total-order key for any expression value: numbers, then strings, then others; null last.
+    A non-finite number sorts as null: NaN compares false with everything and would break the
+    queue's order (issue 17 item 3)."""
+    if value is None or (type(value) is float and not math.isfinite(value)):
         return (3, 0)
     if isinstance(value, bool | int | float):
         return (0, -value if desc else value)

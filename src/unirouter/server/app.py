@@ -23,7 +23,7 @@ from unirouter.channels import routes as channel_routes
 from unirouter.channels import runtime as channel_runtime
 from unirouter.config import model
 from unirouter.engine import ItemState
-from unirouter.server import limits, models, problems
+from unirouter.server import limits, models, problems, wire
 from unirouter.server.auth import Authenticator
 from unirouter.server.host import EngineHost
 from unirouter.server.routes import admin, agents, items, session, stream
@@ -151,6 +151,7 @@ def create_app(
         version=unirouter.__version__,
         description="Unified routing and work distribution (SPEC §6.3).",
         lifespan=lifespan,
+        default_response_class=wire.JSONResponse,  # cannot fail on stored text (issue 17)
         responses={
             401: {"model": models.Problem, "description": "No valid bearer token"},
             403: {"model": models.Problem, "description": "Beyond the token's role"},

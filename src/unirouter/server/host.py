@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from unirouter import errors
+from unirouter import errors, wellformed
 from unirouter.analytics import fold as analytics_fold
 from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
@@ -79,11 +79,13 @@ class ClusterHooks(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Published:
-    """A durable record as subscribers see it: its cursor, kind and JSON body."""
+    """A durable record as subscribers see it: its cursor, kind, JSON body, and that body as the
+    log holds it (``data``: strict JSON, encoded once for every reader, issue 17 item 8)."""
 
     cursor: int
     kind: RecordKind
     body: dict[str, Any]
+    data: bytes
 
 
 @dataclass(slots=True, kw_only=True)
@@ -303,9 +305,11 @@ class EngineHost:
             self._engine, self._clock = self._restored.engine, self._restored.clock
             events = [json.loads(body) for body in logged]
             self._feed(command, events)
-            self._publish(Published(cursor=cursor, kind=RecordKind.COMMAND, body=command))
-            for offset, body in enumerate(events, 1):
-                self._publish(Published(cursor=cursor + offset, kind=RecordKind.EVENT, body=body))
+            self._publish(Published(cursor=cursor, kind=RecordKind.COMMAND, body=command,
+                                    data=wellformed.encode(command)))  # fmt: skip
+            for offset, (body, data) in enumerate(zip(events, logged, strict=True), 1):
+                self._publish(Published(cursor=cursor + offset, kind=RecordKind.EVENT, body=body,
+                                        data=data))  # fmt: skip
             self.durable_cursor = cursor + len(logged)
 
     async def stop(self) -> None:
@@ -367,6 +371,10 @@ class EngineHost:
         self._check_serving()
         if not self.leading:
             raise NotLeader("this server follows the leader; commands run there")
+        flaw = wellformed.first_flaw(args, max_depth=None)
+        if flaw is not None:  # issue 17: what the log could not hold, or no reader send back
+            field = ".".join(map(str, flaw.path))
+            return None, errors.InvalidCommand(f"{field} {flaw.message}", field=field)
         now = max(self._clock.now(), time.time() if at is None else at)
         self._clock.set(now)
         due_before = self.engine.next_deadline()
@@ -395,10 +403,20 @@ class EngineHost:
         command: dict[str, Any] = {"op": op, "t": now, "args": args}
         if error is not None:
             command["refused"] = type(error).__name__
-        encoded = [replay.encode_event(e) for e in events]
+        try:
+            record = _record(command)
+            encoded = [replay.encode_event(e) for e in events]
+        except ValueError as exc:
+            # A non-finite number the engine computed: the log stays strict JSON (issue 17), and
+            # the engine has moved past what the log can say, so the host stops (as on a failed
+            # append) rather than serve a state a restart would not rebuild.
+            self._fail(exc, [])
+            raise HostStopped(
+                "a command's events are not strict JSON; the server is stopping"
+            ) from exc
         dicts = [json.loads(body) for body in encoded]
         self._feed(command, dicts)
-        records = [_record(command), *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
+        records = [record, *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
         bodies = [(RecordKind.COMMAND, command), *((RecordKind.EVENT, d) for d in dicts)]
         self._enqueue(records, bodies, self._take_snapshot(len(records)))
 
@@ -461,9 +479,11 @@ class EngineHost:
         self.metrics.append_records.observe(len(records))
         cursor = last - len(records)
         for pending in batch:
-            for kind, body in pending.bodies:
+            # A new log's init batch publishes its command only (not the events after it).
+            for record, (kind, body) in zip(pending.records, pending.bodies, strict=False):
                 cursor += 1
-                self._publish(Published(cursor=cursor, kind=kind, body=body))
+                data = record.body if isinstance(record.body, bytes) else record.body.encode()
+                self._publish(Published(cursor=cursor, kind=kind, body=body, data=data))
             if not pending.future.done():
                 pending.future.set_result(cursor)
             if pending.snapshot is not None:
@@ -539,7 +559,9 @@ class EngineHost:
 
 
 def _record(command: dict[str, Any]) -> Record:
-    return Record(kind=RecordKind.COMMAND, body=json.dumps(command, separators=(",", ":")))
+    """A command as the log holds it: strict JSON (no NaN, issue 17), ASCII as it always was."""
+    text = json.dumps(command, separators=(",", ":"), allow_nan=False)
+    return Record(kind=RecordKind.COMMAND, body=text)
 
 
 def _offer(sub: Subscription, record: Published | None) -> None:

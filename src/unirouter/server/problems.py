@@ -12,11 +12,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from unirouter import errors
 from unirouter.server.host import HostStopped
+from unirouter.server.wire import JSONResponse
 
 __all__ = ["MEDIA_TYPE", "STATUS", "ApiProblem", "install", "problem_response"]
 
@@ -161,7 +161,10 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     headers = None if exc.headers is None else dict(exc.headers)
-    return problem_response(exc.status_code, code, str(exc.detail), headers=headers)
+    # A 400 from the framework is a body it could not read (nested too deep for the parser, a
+    # number of too many digits): it names the body, as every 400 names its field (issue 17).
+    field = "body" if exc.status_code == 400 else None
+    return problem_response(exc.status_code, code, str(exc.detail), field=field, headers=headers)
 
 
 async def _engine(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from unirouter import config as configuration
 from unirouter import errors
 from unirouter.analytics import tables, windows
 from unirouter.config import dump, locate, model
-from unirouter.server import commands, models
+from unirouter.server import commands, models, wire
 from unirouter.server.host import EngineHost
 from unirouter.server.problems import ApiProblem, problem_response
 from unirouter.server.routes._deps import Caller, Host
@@ -52,7 +52,8 @@ async def get_config(
     if accept is not None and YAML_TYPE in accept:
         version, config = await host.read(lambda: (engine.config_version, engine.config))
         text = await asyncio.to_thread(dump.to_yaml, config)
-        return Response(text, media_type=YAML_TYPE, headers={"Config-Version": str(version)})
+        return Response(wire.text_bytes(text), media_type=YAML_TYPE,
+                        headers={"Config-Version": str(version)})  # fmt: skip
     return await host.read(
         lambda: {"version": engine.config_version, "config": commands.config_json(engine.config)}
     )
@@ -219,7 +220,8 @@ async def _report(
     )
     if not csv:
         return report
-    return Response(tables.to_csv(tables.rows(report)), media_type="text/csv; charset=utf-8")
+    csv_text = tables.to_csv(tables.rows(report))
+    return Response(wire.text_bytes(csv_text), media_type="text/csv; charset=utf-8")
 
 
 # -- the event stream --------------------------------------------------------------------------------
@@ -266,7 +268,7 @@ def _cursor(value: str | None) -> int:
     return cursor
 
 
-async def _sse(host: EngineHost, after: int, follow: bool) -> AsyncIterator[str]:
+async def _sse(host: EngineHost, after: int, follow: bool) -> AsyncIterator[bytes]:
     sub = host.subscribe(lambda r: r.kind is RecordKind.EVENT)
     try:
         last = after
@@ -274,7 +276,9 @@ async def _sse(host: EngineHost, after: int, follow: bool) -> AsyncIterator[str]
             page = await asyncio.to_thread(host.store.read, last, SSE_PAGE)
             for record in page:
                 if record.kind is RecordKind.EVENT:
-                    yield _frame(record.cursor, json.loads(record.body))
+                    body = json.loads(record.body)
+                    data = wire.stored_json(record.body, body)
+                    yield wire.sse_frame(record.cursor, str(body.get("type", "event")), data)
             if page:
                 last = page[-1].cursor
             if len(page) < SSE_PAGE:
@@ -283,19 +287,15 @@ async def _sse(host: EngineHost, after: int, follow: bool) -> AsyncIterator[str]
             try:
                 live = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                yield b": keep-alive\n\n"
                 continue
             if live is None or sub.overflowed:
                 return
             if live.cursor > last:
                 last = live.cursor
-                yield _frame(last, live.body)
+                yield wire.sse_frame(last, str(live.body.get("type", "event")), live.data)
     finally:
         host.unsubscribe(sub)
-
-
-def _frame(cursor: int, body: dict[str, Any]) -> str:
-    return f"id: {cursor}\nevent: {body.get('type', 'event')}\ndata: {json.dumps(body)}\n\n"
 
 
 # -- operations ----------------------------------------------------------------------------------------

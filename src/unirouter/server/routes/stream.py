@@ -16,10 +16,10 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from unirouter import errors
+from unirouter import errors, wellformed
 from unirouter.config import model
 from unirouter.server import auth as auth_module
-from unirouter.server import views
+from unirouter.server import views, wire
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost, HostStopped, Published, Subscription
 from unirouter.server.problems import ApiProblem, problem_response
@@ -47,7 +47,7 @@ async def agent_stream(websocket: WebSocket, agent_id: str) -> None:
             await _connected(host, agent_id)
         hello = await host.read(lambda: views.agent_view(host.engine, host.engine.agent(agent_id),
                                                          host.projection))  # fmt: skip
-        await websocket.send_json({"type": "hello", "agent": hello})
+        await websocket.send_text(_text({"type": "hello", "agent": hello}))
         await _pump(host, websocket, sub)
     finally:
         host.unsubscribe(sub)
@@ -95,7 +95,7 @@ async def _pump(host: EngineHost, websocket: WebSocket, sub: Subscription) -> No
             if record is None or sub.overflowed:
                 await websocket.close(code=1012 if record is None else 1008)
                 return
-            await websocket.send_json(_frame(host, record))
+            await websocket.send_text(_frame(host, record))
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
@@ -112,17 +112,23 @@ async def _drain(websocket: WebSocket) -> None:
                 return
 
 
-def _frame(host: EngineHost, record: Published) -> dict[str, Any]:
+def _frame(host: EngineHost, record: Published) -> str:
     """An event frame (an ``offer_made`` one with the item's summary, so the agent can decide
-    from the frame alone) or a message frame."""
+    from the frame alone) or a message frame. The event is the JSON the log holds, encoded once
+    for every stream (issue 17 item 8)."""
     if record.kind is RecordKind.EVENT:
-        frame = {"type": "event", "cursor": record.cursor, "event": record.body}
+        extra = None
         if record.body.get("type") == "offer_made" and host.has_engine:
-            frame["summary"] = views.offer_summary(host.engine, str(record.body.get("item")))
-        return frame
+            extra = {"summary": views.offer_summary(host.engine, str(record.body.get("item")))}
+        return wire.ws_frame("event", record.cursor, "event", record.data, extra)
     args = record.body["args"]
-    return {"type": "message", "cursor": record.cursor, "message": {
-        k: args.get(k) for k in ("number", "item", "sender", "agent", "text", "attributes", "at")}}  # fmt: skip
+    return _text({"type": "message", "cursor": record.cursor, "message": {
+        k: args.get(k) for k in ("number", "item", "sender", "agent", "text", "attributes", "at")}})  # fmt: skip
+
+
+def _text(frame: dict[str, Any]) -> str:
+    """A frame as strict JSON text that cannot fail on stored data (issue 17 item 1)."""
+    return wellformed.encode(frame).decode("utf-8")
 
 
 # -- liveness (R35) ------------------------------------------------------------------------------------
