@@ -150,3 +150,47 @@ def test_pooling_tallies_adds_every_field() -> None:
                 assert total.presence_s == {"available": 2.0}
             else:
                 assert getattr(total, f.name) == 2 * getattr(one, f.name), f.name
+
+
+def _approx(report: Any) -> Any:
+    """A report with every float rounded: roll-ups add the same figures in another grouping."""
+    if isinstance(report, dict):
+        return {key: _approx(value) for key, value in report.items()}
+    if isinstance(report, list):
+        return [_approx(value) for value in report]
+    return round(report, 6) if isinstance(report, float) else report
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    until_q=st.integers(1, 4 * 8),  # the log so far: up to 8 hours, in quarters
+    read_q=st.integers(0, 4 * 30),  # read this many quarters after it (a quiet night)
+    from_q=st.integers(-8, 4 * 6),
+    length_q=st.integers(1, 4 * 40),
+    by=st.sampled_from([None, "15m", "30m", "1h", "2h", "1d"]),
+)
+def test_reports_read_from_roll_ups_equal_the_quarters_summed(
+    seed: int, until_q: int, read_q: int, from_q: int, length_q: int, by: str | None
+) -> None:
+    """Hour and day roll-ups, the fewest buckets tiling each interval, and the agent time since
+    the last event taken as one difference per interval: the same reports as the 15-minute
+    buckets alone, for any window, interval length and time of reading."""
+    events: list[Event] = []
+    day = scenario.parse(__import__("yaml").safe_load(DAY.replace("SEED", str(seed))))
+    runner.run(day, listeners=[events.append])
+    until = until_q * 900.0
+    folds = fold.LogFold(), fold.LogFold(rollups=())
+    for log in folds:
+        init = {"op": "init", "t": EPOCH, "args": {"config": commands.config_json(day.config)}}
+        log.command(init)
+        for event in (e for e in events if e.t < until):
+            log.event({**event.to_dict(), "t": event.t + EPOCH})
+    now = EPOCH + until + read_q * 900.0
+    start = EPOCH + from_q * 900.0
+    rolled, quarters = (
+        (log.queues(span, now), log.agents(span, now))
+        for log in folds
+        for span in [log.window(start, start + length_q * 900.0, by, now)]
+    )
+    assert _approx(rolled) == _approx(quarters)

@@ -14,18 +14,26 @@ Two rules decide where a figure lands:
 
 Buckets are sparse (an interval with nothing in it holds nothing) and their size grows with the
 number of intervals, queues and agents, never with the number of items.
+
+**Roll-ups.** Beside the finest grid the buckets may keep coarser ones (the server's fold keeps
+hours and days): every figure added to a 15-minute bucket is added to its hour's and its day's
+bucket at the same moment. A report interval is then summed from the fewest buckets that tile it
+(:meth:`Buckets.cover`): a 30-day window reads about 30 day buckets and a few hours and quarters at
+its edges instead of 2,880 quarters, so its cost follows the number of report intervals, not the
+length of the window.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from unirouter.analytics import _kpi_tally
 
-__all__ = ["Bucket", "Buckets", "Reading", "Window", "difference"]
+__all__ = ["Bucket", "Buckets", "Parts", "Reading", "Window", "difference"]
 
 Tally = _kpi_tally.Tally
 AgentTotals = _kpi_tally.AgentTotals
@@ -41,14 +49,28 @@ class Bucket:
     agents: dict[str, AgentTotals] = field(default_factory=dict)
 
 
-class Buckets:
-    """Buckets on the grid ``[k * interval_s, (k + 1) * interval_s)`` of engine time."""
+#: Which figures a report reads: item outcomes, agent figures, or both.
+Parts = Literal["items", "agents", "all"]
 
-    def __init__(self, interval_s: float) -> None:
+
+class Buckets:
+    """Buckets on the grid ``[k * interval_s, (k + 1) * interval_s)`` of engine time, and on the
+    coarser grids of ``rollups`` (each a whole multiple of the one before)."""
+
+    def __init__(self, interval_s: float, rollups: Sequence[float] = ()) -> None:
         if not interval_s > 0:
             raise ValueError("interval_s must be positive")
+        sizes = [float(interval_s), *(float(r) for r in rollups)]
+        for finer, coarser in itertools.pairwise(sizes):
+            ratio = coarser / finer
+            if ratio < 2 or abs(ratio - round(ratio)) > 1e-9:
+                raise ValueError(
+                    "each roll-up must be a whole multiple (2 or more) of the one before"
+                )
         self.interval_s = interval_s
-        self.buckets: dict[int, Bucket] = {}
+        #: ``(size, buckets by index)`` from the finest grid to the coarsest.
+        self.levels: list[tuple[float, dict[int, Bucket]]] = [(size, {}) for size in sizes]
+        self.buckets: dict[int, Bucket] = self.levels[0][1]
         #: The cumulative agent totals at :attr:`boundary`, the last boundary taken.
         self.marks: dict[str, AgentTotals] = {}
         self.boundary: float | None = None
@@ -63,11 +85,17 @@ class Buckets:
         return found
 
     def scopes(self, created_t: float, workstream: str, queue: str | None) -> list[Tally]:
-        """The tallies of the item's arrival interval an outcome of it adds to."""
-        bucket = self.at(self.index(created_t))
-        scopes = [bucket.totals, bucket.workstreams.setdefault(workstream, Tally())]
-        if queue is not None:
-            scopes.append(bucket.queues.setdefault(queue, Tally()))
+        """The tallies of the item's arrival interval an outcome of it adds to, on every grid."""
+        scopes: list[Tally] = []
+        for size, buckets in self.levels:
+            index = math.floor(created_t / size)
+            bucket = buckets.get(index)
+            if bucket is None:
+                bucket = buckets[index] = Bucket()
+            scopes.append(bucket.totals)
+            scopes.append(_tally(bucket.workstreams, workstream))
+            if queue is not None:
+                scopes.append(_tally(bucket.queues, queue))
         return scopes
 
     def due(self, t: float) -> bool:
@@ -86,64 +114,129 @@ class Buckets:
             return
         while self.boundary < last:
             end = self.boundary + self.interval_s
-            self._take(self.index(self.boundary), cumulative(end))
+            self._take(self.boundary, cumulative(end))
             self.boundary = end
 
-    def _take(self, index: int, now: Mapping[str, AgentTotals]) -> None:
+    def _take(self, start: float, now: Mapping[str, AgentTotals]) -> None:
+        rolled = [(buckets, math.floor(start / size)) for size, buckets in self.levels[1:]]
         for name, totals in now.items():
             delta = difference(totals, self.marks.get(name))
             if not _empty(delta):
-                self.at(index).agents[name] = delta
+                self.at(self.index(start)).agents[name] = delta
+                for buckets, index in rolled:
+                    bucket = buckets.get(index)
+                    if bucket is None:
+                        bucket = buckets[index] = Bucket()
+                    found = bucket.agents.get(name)
+                    if found is None:
+                        bucket.agents[name] = delta.copy()
+                    else:
+                        found.add(delta)
             self.marks[name] = totals.copy()
 
-    def running(
-        self, now: float, cumulative: Callable[[float], Mapping[str, AgentTotals]]
-    ) -> dict[int, dict[str, AgentTotals]]:
-        """The agent figures of the intervals from :attr:`boundary` to ``now`` that no event
-        closed yet, per interval, computed without changing anything."""
-        out: dict[int, dict[str, AgentTotals]] = {}
-        if self.boundary is None:
-            return out
-        marks, begin = self.marks, self.boundary
-        while begin < now:
-            totals = cumulative(min(begin + self.interval_s, now))
-            deltas = {name: difference(t, marks.get(name)) for name, t in totals.items()}
-            out[self.index(begin)] = {n: d for n, d in deltas.items() if not _empty(d)}
-            marks, begin = dict(totals), begin + self.interval_s
-        return out
+    def cover(self, start: float, end: float) -> Iterator[tuple[int, int]]:
+        """``(level, index)`` of the buckets that tile ``[start, end)``: the coarsest grid's
+        whole buckets inside it, then finer ones at its edges (buckets that hold nothing are
+        not looked up one by one when there are fewer stored than the range spans)."""
+        yield from self._cover(len(self.levels) - 1, start, end)
 
-    def windows(self, start: float, end: float, step: float, reading: Reading) -> list[Window]:
+    def _cover(self, level: int, start: float, end: float) -> Iterator[tuple[int, int]]:
+        if end <= start:
+            return
+        size, buckets = self.levels[level]
+        if level == 0:  # every bucket starting inside [start, end)
+            first, last = math.ceil(start / size - 1e-9), math.ceil(end / size - 1e-9)
+        else:
+            first, last = math.ceil(start / size - 1e-9), math.floor(end / size + 1e-9)
+            if first >= last:
+                yield from self._cover(level - 1, start, end)
+                return
+            yield from self._cover(level - 1, start, first * size)
+        if last - first <= len(buckets):
+            yield from ((level, k) for k in range(first, last) if k in buckets)
+        else:
+            yield from ((level, k) for k in sorted(buckets) if first <= k < last)
+        if level > 0:
+            yield from self._cover(level - 1, last * size, end)
+
+    def windows(
+        self, start: float, end: float, step: float, reading: Reading, parts: Parts = "all"
+    ) -> list[Window]:
         """The report intervals ``[start + k * step, …)`` up to ``end``; ``start`` and ``step``
-        lie on the grid (multiples of :attr:`interval_s`)."""
+        lie on the finest grid (multiples of :attr:`interval_s`). ``parts`` leaves out the
+        figures a report does not show."""
         count = max(1, math.ceil((end - start) / step - 1e-9))
         out = [Window(start=start + k * step, end=min(start + (k + 1) * step, end))
                for k in range(count)]  # fmt: skip
+        items, agents = parts != "agents", parts != "items"
+        sources: list[list[Mapping[str, AgentTotals]]] = [[] for _ in out]
+        for window, found in zip(out, sources, strict=True):
+            for level, index in self.cover(window.start, window.end):
+                bucket = self.levels[level][1][index]
+                if items:
+                    window.add_items(bucket)
+                if agents and bucket.agents:
+                    found.append(bucket.agents)
+        if agents:
+            for k, figures in self._running(out, reading):
+                sources[k].append(figures)
+            for window, found in zip(out, sources, strict=True):
+                window.set_agents(found, reading.groups)
+        if items:
 
-        def slot(t: float) -> Window | None:
-            k = math.floor((t - start) / step)
-            return out[k] if 0 <= k < count and start <= t < end else None
+            def slot(t: float) -> Window | None:
+                k = math.floor((t - start) / step)
+                return out[k] if 0 <= k < count and start <= t < end else None
 
-        for index in sorted(self.buckets):
-            found = slot(index * self.interval_s)
-            if found is not None:
-                found.add(self.buckets[index], reading.groups)
-        for index, agents in reading.running.items():
-            found = slot(index * self.interval_s)
-            if found is not None:
-                found.add_agents(agents, reading.groups)
-        for created_t, workstream, queue in reading.pending:
-            found = slot(created_t)
-            if found is not None:
-                found.add_open(workstream, queue)
+            for created_t, workstream, queue in reading.pending:
+                found_window = slot(created_t)
+                if found_window is not None:
+                    found_window.add_open(workstream, queue)
         return out
+
+    def _running(
+        self, out: Sequence[Window], reading: Reading
+    ) -> Iterator[tuple[int, dict[str, AgentTotals]]]:
+        """The agent figures since :attr:`boundary` (the intervals no event closed yet) up to
+        ``reading.now``, per report window: the difference of the cumulative totals at the two
+        ends of the window's part after the boundary. Integrals add up, so a window spanning a
+        quiet night costs one difference, not one per quarter."""
+        if self.boundary is None:
+            return
+        known: dict[float, Mapping[str, AgentTotals]] = {self.boundary: self.marks}
+
+        def at(t: float) -> Mapping[str, AgentTotals]:
+            found = known.get(t)
+            if found is None:
+                found = known[t] = reading.cumulative(t)
+            return found
+
+        for k, window in enumerate(out):
+            low, high = max(window.start, self.boundary), min(window.end, reading.now)
+            if high <= low:
+                continue
+            earlier = at(low)
+            deltas = {name: difference(t, earlier.get(name)) for name, t in at(high).items()}
+            figures = {name: d for name, d in deltas.items() if not _empty(d)}
+            if figures:
+                yield k, figures
+
+
+def _tally(scopes: dict[str, Tally], name: str) -> Tally:
+    found = scopes.get(name)
+    if found is None:
+        found = scopes[name] = Tally()
+    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
     """What :meth:`Buckets.windows` needs from the accumulator at the time of reading."""
 
-    #: Agent figures of the intervals no event closed yet (:meth:`Buckets.running`).
-    running: Mapping[int, Mapping[str, AgentTotals]]
+    #: Every agent's totals from the start up to a time (agent figures no event closed yet).
+    cumulative: Callable[[float], Mapping[str, AgentTotals]]
+    #: The time of reading (agent time is integrated up to it).
+    now: float
     #: Open, unanswered items: (created_t, workstream, current queue).
     pending: Iterable[tuple[float, str, str | None]]
     #: Each agent's group (None: none).
@@ -185,20 +278,29 @@ class Window:
     agents: dict[str, AgentTotals] = field(default_factory=dict)
     groups: dict[str, AgentTotals] = field(default_factory=dict)
 
-    def add(self, bucket: Bucket, groups: Mapping[str, str | None]) -> None:
+    def add_items(self, bucket: Bucket) -> None:
         self.totals.add(bucket.totals)
         _add_all(self.queues, bucket.queues, Tally)
         _add_all(self.workstreams, bucket.workstreams, Tally)
-        self.add_agents(bucket.agents, groups)
 
-    def add_agents(
-        self, agents: Mapping[str, AgentTotals], groups: Mapping[str, str | None]
+    def set_agents(
+        self, sources: Sequence[Mapping[str, AgentTotals]], groups: Mapping[str, str | None]
     ) -> None:
-        _add_all(self.agents, agents, AgentTotals)
-        for name, totals in agents.items():
+        """The agent figures of the window, summed from ``sources``; one source is taken as it
+        is, without copying (a window is read, never added to, once made)."""
+        if len(sources) == 1:
+            self.agents = dict(sources[0])
+        else:
+            for source in sources:
+                _add_all(self.agents, source, AgentTotals)
+        for name, totals in self.agents.items():
             group = groups.get(name)
             if group is not None:
-                self.groups.setdefault(group, AgentTotals()).add(totals)
+                found = self.groups.get(group)
+                if found is None:
+                    self.groups[group] = totals.copy()
+                else:
+                    found.add(totals)
 
     def add_open(self, workstream: str, queue: str | None) -> None:
         """An item of this interval still open and unanswered: arrived, and left open."""

@@ -2,7 +2,8 @@
 
 The server feeds :class:`LogFold` every command and event it appends (and, at a restart, every one
 the log holds), so a report is a sum over 15-minute buckets already folded, never a new pass over
-the log. The fold is the simulator's :class:`~unirouter.analytics.kpis.KpiAccumulator` with per-interval
+the log (hour and day buckets are kept beside the quarters, so that a month reads about thirty
+buckets). The fold is the simulator's :class:`~unirouter.analytics.kpis.KpiAccumulator` with per-interval
 buckets (:mod:`unirouter.analytics._kpi_buckets`): the same SPEC §8 definitions for a simulated day and
 for the live server. The configuration each event ran under comes from the log's ``init`` and
 ``apply_config`` commands (queues' service-level thresholds, agents' capacity and group).
@@ -17,18 +18,23 @@ from typing import Any
 
 from unirouter import config as configuration
 from unirouter.analytics import kpis, windows
-from unirouter.analytics._kpi_buckets import Window
+from unirouter.analytics._kpi_buckets import Parts, Window
 from unirouter.engine import events as engine_events
 
 __all__ = ["LogFold"]
 
 _CONFIG_OPS = frozenset({"init", "apply_config"})
+#: The coarser grids kept beside the 15-minute one: hours and (UTC) days.
+ROLLUPS_S = (3600.0, 86400.0)
 
 
 class LogFold:
     """Per-interval queue and agent KPIs of one log, fed in log order."""
 
-    def __init__(self) -> None:
+    def __init__(self, rollups: tuple[float, ...] = ROLLUPS_S) -> None:
+        """``rollups``: the coarser grids kept beside the 15-minute one (reports read the fewest
+        buckets that tile their intervals; ``()`` keeps the quarters alone)."""
+        self._rollups = rollups
         self._kpis: kpis.KpiAccumulator | None = None
         #: Engine time of the log's first command (None: nothing fed yet).
         self.first: float | None = None
@@ -45,7 +51,9 @@ class LogFold:
             return
         config = configuration.validate(command["args"]["config"])
         if self._kpis is None:
-            self._kpis = kpis.KpiAccumulator(config, warmup_s=t, interval_s=windows.GRID_S)
+            self._kpis = kpis.KpiAccumulator(
+                config, warmup_s=t, interval_s=windows.GRID_S, rollups=self._rollups
+            )
         else:
             self._kpis.apply_config(config, t)
 
@@ -75,42 +83,32 @@ class LogFold:
     def queues(self, span: windows.Window, now: float) -> dict[str, Any]:
         """Arrived, answered, abandoned, service level, ASA, AHT … over ``span``: in total, per
         queue and per workstream, and per interval when ``span`` has a ``by``."""
-        cut = self._cut(span, now)
-        whole = _merge(span, cut)
-        out = {**_frame(span), **_queue_part(whole)}
+        out = {**_frame(span), **_queue_part(self._whole(span, now, "items"))}
         if span.by is not None:
+            cut = self._cut(span, now, "items")
             out["intervals"] = [{**_bounds(w), **_queue_part(w)} for w in cut]
         return out
 
     def agents(self, span: windows.Window, now: float) -> dict[str, Any]:
         """Occupancy, utilisation, handled, offers, declines, expiries and presence time over
         ``span`` per agent and per ``attributes.group``, and per interval with a ``by``."""
-        cut = self._cut(span, now)
-        whole = _merge(span, cut)
-        out = {**_frame(span), **_agent_part(whole)}
+        out = {**_frame(span), **_agent_part(self._whole(span, now, "agents"))}
         if span.by is not None:
+            cut = self._cut(span, now, "agents")
             out["intervals"] = [{**_bounds(w), **_agent_part(w)} for w in cut]
         return out
 
-    def _cut(self, span: windows.Window, now: float) -> list[Window]:
+    def _cut(self, span: windows.Window, now: float, parts: Parts) -> list[Window]:
         if self._kpis is None:
             return [Window(start=span.start, end=span.end)]
-        return self._kpis.intervals(span.start, span.end, span.step, now)
+        return self._kpis.intervals(span.start, span.end, span.step, now, parts)
 
-
-def _merge(span: windows.Window, cut: list[Window]) -> Window:
-    if len(cut) == 1:
-        return cut[0]
-    whole = Window(start=span.start, end=span.end)
-    for part in cut:
-        whole.totals.add(part.totals)
-        for mine, theirs in ((whole.queues, part.queues), (whole.workstreams, part.workstreams)):
-            for name, tally in theirs.items():
-                mine.setdefault(name, type(tally)()).add(tally)
-        for mine_a, theirs_a in ((whole.agents, part.agents), (whole.groups, part.groups)):
-            for name, totals in theirs_a.items():
-                mine_a.setdefault(name, type(totals)()).add(totals)
-    return whole
+    def _whole(self, span: windows.Window, now: float, parts: Parts) -> Window:
+        """The whole window at once: the fewest buckets that tile it, not a sum of its parts."""
+        if self._kpis is None:
+            return Window(start=span.start, end=span.end)
+        (whole,) = self._kpis.intervals(span.start, span.end, span.end - span.start, now, parts)
+        return whole
 
 
 def _frame(span: windows.Window) -> dict[str, Any]:

@@ -85,12 +85,14 @@ class KpiAccumulator:
         warmup_s: float = 0.0,
         end_s: float | None = None,
         interval_s: float | None = None,
+        rollups: Sequence[float] = (),
     ) -> None:
         """``interval_s`` also keeps the KPIs per interval of that length (:meth:`intervals`;
-        the rules are in :mod:`unirouter.analytics._kpi_buckets`); events must then come through
+        the rules are in :mod:`unirouter.analytics._kpi_buckets`), and per interval of each of
+        ``rollups`` (coarser grids that long reports read); events must then come through
         :meth:`feed`, which takes the interval boundaries as time passes them."""
         self._config = config
-        self._buckets = None if interval_s is None else _kpi_buckets.Buckets(interval_s)
+        self._buckets = None if interval_s is None else _kpi_buckets.Buckets(interval_s, rollups)
         self._warmup_s = warmup_s
         self._end_s = math.inf if end_s is None else end_s
         self._items: dict[str, _kpi_state.Item] = {}
@@ -183,20 +185,31 @@ class KpiAccumulator:
         )  # fmt: skip
 
     def intervals(
-        self, start: float, end: float, step: float, now: float
+        self,
+        start: float,
+        end: float,
+        step: float,
+        now: float,
+        parts: _kpi_buckets.Parts = "all",
     ) -> list[_kpi_buckets.Window]:
         """The KPIs per report interval ``[start + k * step, …)`` up to ``end`` (both on the grid
-        of ``interval_s``), with agent time integrated up to ``now``; changes nothing."""
+        of ``interval_s``), with agent time integrated up to ``now``; changes nothing. ``parts``
+        says which figures are wanted (item outcomes, agent figures or both)."""
         if self._buckets is None:
             raise ValueError("this accumulator keeps no intervals (interval_s)")
-        pending = [(i.created_t, i.workstream, i.queue)
-                   for i in self._items.values() if i.counted and i.answered_in is None]  # fmt: skip
+        pending = (
+            []
+            if parts == "agents"
+            else [(i.created_t, i.workstream, i.queue)
+                  for i in self._items.values() if i.counted and i.answered_in is None]
+        )  # fmt: skip
         reading = _kpi_buckets.Reading(
-            running=self._buckets.running(min(now, end), self._cumulative),
+            cumulative=self._cumulative,
+            now=min(now, end),
             pending=pending,
             groups={name: agent.group for name, agent in self._agents.items()},
         )
-        return self._buckets.windows(start, end, step, reading)
+        return self._buckets.windows(start, end, step, reading, parts)
 
     def _cumulative(self, t: float) -> dict[str, _kpi_tally.AgentTotals]:
         """Every agent's totals from the start up to ``t``."""

@@ -80,7 +80,10 @@ def columns(table: Sequence[Row]) -> list[str]:
 def to_csv(table: Sequence[Row]) -> str:
     """RFC 4180 CSV with a header row; a KPI that is undefined (null) is an empty cell."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns(table), lineterminator="\r\n")
+    # Every key of every row is a column: the per-row check for unknown keys is skipped.
+    writer = csv.DictWriter(
+        buffer, fieldnames=columns(table), lineterminator="\r\n", extrasaction="ignore"
+    )
     writer.writeheader()
     writer.writerows(table)
     return buffer.getvalue()
