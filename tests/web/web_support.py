@@ -22,6 +22,9 @@ TOKENS = {
     "bob": "w-bob-secret",
 }
 
+#: The deployment's widget key (public: the pages that embed the chat widget carry it).
+WIDGET_KEY = "w-widget-key"
+
 
 def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -61,6 +64,8 @@ queues:
 agents:
   alice: {{name: Alice Martin, profiles: [chat]}}
   bob: {{name: Bob Stone, profiles: [chat]}}
+channels:
+  widget: {{workstream: chat, key: {WIDGET_KEY}}}
 auth:
   tokens:
     - {{name: admin, role: admin, sha256: {_sha(TOKENS["admin"])}}}
@@ -89,6 +94,10 @@ class Server:
         """The sign-in link of the demo: the token in the fragment, never the query string."""
         fragment = f"token={TOKENS[who]}" + (f"&next={page}" if page else "")
         return f"{self.url}/ui/#{fragment}"
+
+    def widget_link(self) -> str:
+        """The chat widget's page, as embed.js frames it: the widget key in the fragment."""
+        return f"{self.url}/ui/widget/#key={WIDGET_KEY}"
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -1,6 +1,7 @@
 """HTTP routes of the channels: what runs (``GET /v1/channels``), the outbound webhooks' state
 (``GET /v1/webhooks``, ``GET /v1/webhooks/{name}/dead-letters``), and the inbound webhooks and
-portal cases of :mod:`unirouter.channels.messaging` and :mod:`unirouter.channels.portal`."""
+portal cases and chat widget of :mod:`unirouter.channels.messaging`,
+:mod:`unirouter.channels.portal` and :mod:`unirouter.channels.widget`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from unirouter.channels import messaging, portal
+from unirouter.channels import messaging, portal, widget
 from unirouter.channels.runtime import Runtime
 from unirouter.config import model
 from unirouter.server.problems import ApiProblem
@@ -19,6 +20,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["channels"])
 router.include_router(messaging.router)
 router.include_router(portal.router)
+router.include_router(widget.router)
 STAFF = (model.Role.ADMIN, model.Role.SUPERVISOR)
 
 

@@ -86,6 +86,18 @@ def check_portal(config: model.Config, issue: Issue) -> Iterator[ConfigIssue]:
         yield from _workstream(config, portal.workstream, model.Kind.RECORD, loc, issue)
 
 
+def check_widget(config: model.Config, issue: Issue) -> Iterator[ConfigIssue]:
+    """The chat widget opens conversations; its origins are web origins."""
+    widget = config.channels.widget
+    if widget is None:
+        return
+    loc: Loc = ("channels", "widget")
+    kind = model.Kind.MESSAGING
+    yield from _workstream(config, widget.workstream, kind, (*loc, "workstream"), issue)
+    for i, origin in enumerate(widget.origins):
+        yield from _http_url(origin, (*loc, "origins", i), issue)
+
+
 def check_webhooks(config: model.Config, issue: Issue) -> Iterator[ConfigIssue]:
     """Webhook names are unique, URLs are HTTP, event types exist."""
     seen: set[str] = set()
@@ -105,5 +117,6 @@ CHECKS: tuple[Callable[[model.Config, Issue], Iterator[ConfigIssue]], ...] = (
     check_email,
     check_messaging,
     check_portal,
+    check_widget,
     check_webhooks,
 )

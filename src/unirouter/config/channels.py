@@ -30,6 +30,7 @@ __all__ = [
     "TlsFiles",
     "Webhook",
     "WebhookFormat",
+    "WidgetChannel",
 ]
 
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -137,6 +138,23 @@ class PortalChannel(_Model):
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
 
 
+class WidgetChannel(_Model):
+    """The customer chat widget (``/ui/widget/``): a public intake of conversations, guarded by
+    the deployment's widget key and rate limits (docs/web.md)."""
+
+    workstream: str = Field(description="The messaging workstream of the chats it opens.")
+    key: Secret = Field(
+        description="The deployment's widget key. It is public (it is written in the pages that "
+        "embed the widget): it names the deployment; the rate limits and origins guard the door."
+    )
+    origins: list[str] = Field(
+        default_factory=list,
+        description="Sites allowed to open chats (their Origin header); empty: any.",
+    )
+    per_minute: int = Field(default=6, ge=1, description="New chats per client address a minute.")
+    total_per_minute: int = Field(default=600, ge=1, description="New chats a minute in all.")
+
+
 class Channels(_Model):
     """Every channel adapter; an absent one is off."""
 
@@ -146,6 +164,7 @@ class Channels(_Model):
     email: EmailChannel | None = None
     messaging: dict[str, MessagingEndpoint] = Field(default_factory=dict)
     portal: PortalChannel | None = None
+    widget: WidgetChannel | None = None
 
 
 class Webhook(_Model):

@@ -250,7 +250,9 @@ function drawActions(item) {
 function addMessage(message) {
   const side = message.sender === "customer" ? "customer" : "agent";
   const who = side === "customer" ? t("agent.conversation.customer") : t("agent.conversation.you");
-  $("messages").append(el("li", { class: side }, [el("span", { class: "who" }, [who]), message.text]));
+  // The chat widget's end of a chat (the customer left): said in the desk's own words.
+  const text = message.attributes?.widget === "ended" ? t("agent.conversation.ended") : message.text;
+  $("messages").append(el("li", { class: side }, [el("span", { class: "who" }, [who]), text]));
 }
 
 async function reply() {

@@ -66,6 +66,7 @@ export function describeProblem(status, problem) {
  * @property {any} [body] a JSON body
  * @property {string | null} [token] another token than the tab's (e.g. a customer's)
  * @property {AbortSignal} [signal]
+ * @property {Record<string, string>} [headers] more request headers (the widget's key)
  */
 
 /**
@@ -76,7 +77,7 @@ export function describeProblem(status, problem) {
  * @returns {Promise<any>}
  */
 export async function request(method, path, options = {}) {
-  const headers = authHeaders(options.token);
+  const headers = { ...authHeaders(options.token), ...options.headers };
   /** @type {RequestInit} */
   const init = { method, headers, signal: options.signal };
   if (options.body !== undefined) {
