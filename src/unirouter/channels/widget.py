@@ -111,7 +111,11 @@ def _limit(request: Request, widget: settings.WidgetChannel) -> None:
                          headers={"Retry-After": retry})  # fmt: skip
 
 
-@router.post("", status_code=201, responses={200: {"description": "A repeat"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"description": "A repeat"}, 429: {"description": "Too many new chats"}},
+)
 async def open_chat(
     body: ChatIn,
     request: Request,
@@ -132,7 +136,7 @@ async def open_chat(
     if repeat is not None:
         await host.barrier()
         response.status_code = 200
-        return _answer(request, host, repeat)
+        return await _answer(request, host, repeat)
     _limit(request, widget)
     item = commands.new_item_id()
     customer = {"id": external, **({"name": body.name} if body.name else {})}
@@ -141,11 +145,13 @@ async def open_chat(
     first = {"item": item, "number": 1, "sender": "customer", "text": body.text,
              "attributes": {}, "at": host.now(), "agent": None, "resume": False}  # fmt: skip
     await intake.commit(host, [("submit", submit), ("message", first)])
-    return _answer(request, host, host.engine.item(item))
+    return await _answer(request, host, host.engine.item(item))
 
 
-def _answer(request: Request, host: EngineHost, item: WorkItem) -> dict[str, Any]:
-    return {**_status(host, item), "customer_token": request.app.state.auth.customer_token(item.id)}
+async def _answer(request: Request, host: EngineHost, item: WorkItem) -> dict[str, Any]:
+    """The chat's status with a fresh customer token (its hash durable before the answer)."""
+    token = await request.app.state.auth.customer_token(item.id)
+    return {**_status(host, item), "customer_token": token}
 
 
 def _conversation(host: EngineHost, caller: Caller, item_id: str) -> WorkItem:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from unirouter.config import model
 from unirouter.engine import ItemState, OfferStatus, WorkItem
@@ -370,6 +369,7 @@ async def get_messages(
     caller: Caller,
     host: Host,
     bounds: Limited,
+    request: Request,
     after: Annotated[
         int, Query(ge=0, description="The cursor: only messages numbered above this")
     ] = 0,
@@ -411,8 +411,7 @@ async def get_messages(
     try:
         answer = await host.read(view)
         if not answer["messages"]:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sub.queue.get(), wait_s)
+            await _next_or_gone(sub.queue.get(), request, wait_s)
             answer = await host.read(view)
     finally:
         host.unsubscribe(sub)
@@ -426,6 +425,23 @@ def _page_size(bounds: limits.Limits, asked: int | None) -> int:
         raise ApiProblem(422, "invalid_input", f"limit is at most {ceiling}", field="limit",
                          limit=ceiling)  # fmt: skip
     return asked or min(bounds.message_page or ceiling, ceiling)
+
+
+async def _next_or_gone(next_message: Awaitable[Any], request: Request, wait_s: float) -> None:
+    """Wait for the next message, at most ``wait_s``, and no longer than the client stays: a long
+    poll whose client left (a closed page) would otherwise hold up a server's graceful stop."""
+
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    waits = [asyncio.ensure_future(next_message), asyncio.ensure_future(gone())]
+    try:
+        await asyncio.wait(waits, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 def _is_message_of(record: Published, item_id: str) -> bool:

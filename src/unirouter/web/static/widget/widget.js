@@ -197,7 +197,7 @@ function addMessage(message) {
   const note = message.attributes?.widget === "ended";
   const mine = message.sender === "customer" && !note;
   const who = note ? t("widget.system") : mine ? t("widget.you") : agentName();
-  const text = note ? t("widget.status.ended") : message.text;
+  const text = note ? t("widget.endedNote") : message.text;
   const item = document.createElement("li");
   item.className = note ? "note" : mine ? "mine" : "theirs";
   const label = document.createElement("span");
@@ -215,9 +215,8 @@ function agentName() {
 /** @param {number | null} seconds */
 function wait(seconds) {
   if (seconds === null || seconds === undefined) return t("widget.status.waitUnknown");
-  const minutes = Math.ceil(seconds / 60);
-  const said = seconds < 60 ? t("widget.lessThanAMinute") : t("widget.minutes", { n: minutes });
-  return t("widget.status.wait", { wait: said });
+  if (seconds < 60) return t("widget.waitShort");
+  return t("widget.status.wait", { wait: t("widget.minutes", { n: Math.ceil(seconds / 60) }) });
 }
 
 /** @param {any} found */

@@ -4,6 +4,7 @@ customer token alone (SPEC §6.3), against a real ``unirouter serve``."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,7 +67,8 @@ def test_a_chat_opens_with_its_first_message_and_a_retry_returns_it(widget: Serv
     chat = opened.json()
     again = _open(widget, conversation=conversation)
     assert again.status_code == 200 and again.json()["id"] == chat["id"]
-    assert again.json()["customer_token"] == chat["customer_token"]
+    repeated = widget.client(again.json()["customer_token"])  # a fresh token, as every intake's
+    assert repeated.get(f"/v1/widget/conversations/{chat['id']}").status_code == 200
     customer = widget.client(chat["customer_token"])
     [first] = customer.get(f"/v1/work-items/{chat['id']}/messages").json()["messages"]
     assert (first["sender"], first["text"]) == ("customer", "Hello?")
@@ -159,3 +161,21 @@ def test_r41_the_widget_opens_conversations_only() -> None:
         config.validate(base)
     paths = {issue.path for issue in raised.value.issues}
     assert {"channels.widget.workstream", "channels.widget.origins[0]"} <= paths
+
+
+def test_a_long_poll_whose_customer_left_does_not_hold_up_a_stop(tmp_path: Path) -> None:
+    """A widget's long poll (``wait_s``) ends when its client goes away, so a server with a
+    customer who closed the page still stops at once on SIGTERM instead of waiting out the poll
+    (``stop`` allows 20 s; the poll asks for 60)."""
+    server = _server(tmp_path)
+    try:
+        chat = _open(server).json()
+        host, port = server.url.removeprefix("http://").split(":")
+        path = f"/v1/work-items/{chat['id']}/messages?after=1&wait_s=60"
+        request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+                   f"Authorization: Bearer {chat['customer_token']}\r\n\r\n")  # fmt: skip
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(request.encode())
+            assert server.client().get("/healthz").status_code == 200  # the poll is in
+    finally:
+        assert server.stop() == 0
