@@ -271,3 +271,90 @@ def test_an_acknowledged_append_survives_sigkill(path: Path) -> None:
         assert not lost, f"{len(lost)} acknowledged appends lost"
     finally:
         store.close()
+
+
+# The store's identity (issue 17 item 6)
+
+
+def _lost(store: SqliteStore) -> storage.StoreLost:
+    """The StoreLost an append now fails with (as the cause of CommitFailed)."""
+    with pytest.raises(storage.CommitFailed) as failed:
+        store.append([event("after")])
+    assert isinstance(failed.value.__cause__, storage.StoreLost)
+    return failed.value.__cause__
+
+
+def test_a_deleted_database_file_fails_the_next_write_and_verify(
+    store: SqliteStore, path: Path
+) -> None:
+    """Issue 17 item 6: with the files deleted, no write is acknowledged into the unlinked inode;
+    ``verify`` says so too, and the store stays lost."""
+    store.append([event(1)])
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink()
+    assert "deleted" in str(_lost(store))
+    with pytest.raises(storage.StoreLost):
+        store.verify()
+    assert "deleted" in str(_lost(store))
+
+
+def test_a_truncated_wal_fails_the_next_write(store: SqliteStore, path: Path) -> None:
+    """Issue 17 item 6: a WAL truncated under the writer (its committed frames lost) fails the
+    next write, and ``verify`` notices it even before any write."""
+    store.append([event(n) for n in range(50)])
+    with open(f"{path}-wal", "r+b") as wal:
+        wal.truncate(0)
+    with pytest.raises(storage.StoreLost, match="truncated"):
+        store.verify()
+    _lost(store)
+
+
+def test_a_wal_truncated_then_written_again_is_caught_by_its_missing_header(
+    store: SqliteStore, path: Path
+) -> None:
+    """Issue 17 item 6: the first commit after the truncation writes after a hole of zeros; that
+    commit is not acknowledged."""
+    store.append([event(n) for n in range(50)])
+    with open(f"{path}-wal", "r+b") as wal:
+        wal.truncate(0)
+    assert "header" in str(_lost(store)) or "truncated" in str(_lost(store))
+
+
+def test_a_database_file_replaced_by_another_fails_the_next_write(
+    store: SqliteStore, path: Path, tmp_path: Path
+) -> None:
+    """Issue 17 item 6: a file renamed over the store's path is another inode: lost."""
+    store.append([event(1)])
+    other = tmp_path / "other.db"
+    SqliteStore(other).close()
+    other.replace(path)
+    assert "replaced" in str(_lost(store))
+
+
+def test_a_changed_identity_row_fails_the_next_write(store: SqliteStore, path: Path) -> None:
+    """Issue 17 item 6: the identity row is read in every write transaction."""
+    store.append([event(1)])
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE idempotency_keys SET value = 'x' WHERE key = 'store-id'")
+    assert "identity row" in str(_lost(store))
+
+
+def test_our_own_checkpoint_and_a_reopen_keep_the_store_identity(path: Path) -> None:
+    """Issue 17 item 6: what the store does itself (truncating checkpoint, close and reopen,
+    another process's writes) is no loss."""
+    store = SqliteStore(path)
+    store.append([event(n) for n in range(100)])
+    store.checkpoint()
+    store.append([event("after checkpoint")])
+    other = SqliteStore(path)
+    other.append([event("other writer")])
+    other.close()
+    store.append([event("after the other")])
+    store.verify()
+    store.close()
+    again = SqliteStore(path)
+    try:
+        assert again.append([event("reopened")]) == 104
+        again.verify()
+    finally:
+        again.close()

@@ -251,6 +251,12 @@ def test_keys_lists_a_scope_by_key_and_forget_key_deletes_one(store: Store) -> N
     assert store.recall_key("intake", "c") == "3"
 
 
+def test_a_healthy_store_verifies(store: Store) -> None:
+    """``verify`` raises nothing while the store is the one opened (issue 17 item 6)."""
+    store.append([event(1)])
+    store.verify()
+
+
 def test_a_key_that_is_not_text_is_refused(store: Store) -> None:
     """Scope, key and value are strings."""
     with pytest.raises(storage.InvalidArgument):
@@ -300,6 +306,7 @@ def test_a_closed_store_refuses_every_call(backend: Backend) -> None:
         lambda: store.recall_key("s", "k"),
         lambda: store.keys("s"),
         lambda: store.forget_key("s", "k"),
+        store.verify,
     ):
         with pytest.raises(storage.StoreClosed):
             call()

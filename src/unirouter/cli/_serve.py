@@ -8,6 +8,7 @@ and exits 1 rather than diverge from its log.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import socket
 import sys
@@ -22,7 +23,7 @@ from unirouter.config import model
 from unirouter.server import _gc_pauses, auth, cluster, limits
 from unirouter.server import app as server_app
 from unirouter.server import host as host_module
-from unirouter.storage import PostgresStore, open_store
+from unirouter.storage import PostgresStore, StoreLost, open_store
 
 __all__ = ["serve", "token_create", "token_list", "token_revoke"]
 
@@ -104,10 +105,17 @@ def serve(
                         ttl_s=lease_s, grace_s=failover_grace_s)  # fmt: skip
 
     def stop_on_failure(exc: BaseException) -> None:
+        if isinstance(exc, StoreLost) or isinstance(exc.__cause__, StoreLost):
+            # Issue 17 item 6: stay up, answering 503 and not ready, so that nobody restarts
+            # this server onto a fresh empty file in place of the one that was lost.
+            click.echo(f"unirouter: not serving: {exc.__cause__ or exc}", err=True)
+            return
         server.should_exit = True
 
     engine_host.on_failure = stop_on_failure
     _gc_pauses.bound_gc_pauses()  # after the replay: the restored state is long-lived
+    # A SIGBUS (an -shm file truncated under SQLite's mmap) is reported with tracebacks on stderr.
+    faulthandler.enable()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler
     # it found; a quiet one makes a clean shutdown exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

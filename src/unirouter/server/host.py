@@ -47,7 +47,7 @@ from unirouter.engine import Engine, ManualClock
 from unirouter.server import commands, replay
 from unirouter.server.metrics import Metrics
 from unirouter.server.projection import Projection
-from unirouter.storage import Record, RecordKind, Store, StoredRecord
+from unirouter.storage import Record, RecordKind, Store, StoredRecord, StoreLost
 
 __all__ = ["EngineHost", "HostStopped", "NotLeader", "Published", "Subscription"]
 
@@ -311,6 +311,15 @@ class EngineHost:
                 self._publish(Published(cursor=cursor + offset, kind=RecordKind.EVENT, body=body,
                                         data=data))  # fmt: skip
             self.durable_cursor = cursor + len(logged)
+
+    async def verify_store(self) -> None:
+        """Issue 17 item 6: if the store is no longer the one opened (files deleted, replaced or
+        truncated), stop as after a failed append: 503 for every later request."""
+        try:
+            await asyncio.to_thread(self.store.verify)
+        except StoreLost as lost:
+            if self.failure is None:
+                self._fail(lost, [])
 
     async def stop(self) -> None:
         """Graceful stop: refuse new commands, finish the appends in flight, close the store."""

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from unirouter import errors
+from unirouter import errors, storage
 from unirouter.server.host import HostStopped
 from unirouter.server.wire import JSONResponse
 
@@ -33,6 +33,10 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     errors.InvalidCommand: (422, "invalid_command"),
     errors.ConfigError: (422, "invalid_configuration"),
     HostStopped: (503, "unavailable"),
+    # A write the store could not make durable (a lost or closed store): never acknowledged.
+    storage.CommitFailed: (503, "unavailable"),
+    storage.StoreLost: (503, "unavailable"),
+    storage.StoreClosed: (503, "unavailable"),
 }
 
 _TITLES = {

@@ -25,6 +25,7 @@ from unirouter.storage.port import (
     Store,
     StoreClosed,
     StoredRecord,
+    StoreLost,
     StoreUnavailable,
 )
 from unirouter.storage.postgres import PostgresStore
@@ -45,6 +46,7 @@ __all__ = [
     "StorageError",
     "Store",
     "StoreClosed",
+    "StoreLost",
     "StoreUnavailable",
     "StoredRecord",
     "memory",

@@ -87,6 +87,10 @@ class MemoryStore:
             self._check_open()
             return self._keys.pop(slot, None) is not None
 
+    def verify(self) -> None:
+        with self._lock:
+            self._check_open()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -17,6 +17,8 @@ storage adapters raise them; they still descend from the package root::
         ├── IncompatibleSchema      the file was written by a newer unirouter (``found``, ``supported``)
         ├── InvalidArgument         a value of the wrong shape (``field``, ``index``, ``expected``)
         ├── StoreClosed             the store was closed
+        ├── StoreLost               its files were deleted, replaced or truncated under the
+        │                           server (``path``, ``reason``); nothing more is acknowledged
         ├── Fenced                  a newer leader holds the log: this writer's term is over
         │                           (``term``, ``current``; PostgreSQL, several servers)
         └── CommitFailed            the batch this write rode in could not be made durable (``writes``)
@@ -44,6 +46,7 @@ __all__ = [
     "StorageError",
     "Store",
     "StoreClosed",
+    "StoreLost",
     "StoreUnavailable",
     "StoredRecord",
     "check_cursor",
@@ -147,6 +150,11 @@ class Store(Protocol):
         """Delete (scope, key) durably; whether it was there. A revoked token is forgotten."""
         ...
 
+    def verify(self) -> None:
+        """Raise :class:`StoreLost` if the store is no longer the one opened (the server's
+        readiness probe asks; writes check it themselves before they are acknowledged)."""
+        ...
+
     def close(self) -> None:
         """Finish the writes in flight, then release the store; later calls raise StoreClosed."""
         ...
@@ -200,6 +208,16 @@ class StoreClosed(StorageError):
 
     def __init__(self) -> None:
         super().__init__("the store is closed")
+
+
+class StoreLost(StorageError):
+    """The store is no longer the one opened: a file was deleted, replaced or truncated under the
+    server (issue 17 item 6). Whatever was written since is not durable; nothing more is."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"the store {path} is gone: {reason}")
 
 
 class Fenced(StorageError):

@@ -272,6 +272,11 @@ class PostgresStore:
         slot = (port.check_text(scope, "scope"), port.check_text(key, "key"))
         return self.committer.submit(functools.partial(_forget, slot))
 
+    def verify(self) -> None:
+        # The database server owns its files; a lost connection fails the next write by itself.
+        if self._closed:
+            raise port.StoreClosed()
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

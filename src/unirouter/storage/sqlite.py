@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from unirouter.storage import port
 from unirouter.storage._group_commit import GroupCommitter
+from unirouter.storage._sqlite_identity import Identity, identity_row
 
 __all__ = ["MIGRATIONS", "SqliteStore", "Synchronous", "WalCheckpoint", "migrate"]
 
@@ -101,17 +102,21 @@ def migrate(connection: sqlite3.Connection) -> int:
 
 
 class _SqliteTransactions:
-    """How the group committer frames a transaction on the SQLite writer connection."""
+    """How the group committer frames a transaction on the SQLite writer connection: a batch is
+    acknowledged only if the store is still the one opened, after its commit (issue 17 item 6)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, identity: Identity) -> None:
         self.connection = connection
+        self.identity = identity
 
     def begin(self) -> sqlite3.Connection:
         self.connection.execute("BEGIN IMMEDIATE")
+        self.identity.verify_row(self.connection)
         return self.connection
 
     def commit(self) -> None:
         self.connection.execute("COMMIT")
+        self.identity.verify()
 
     def rollback(self) -> None:
         # A failed COMMIT may already have rolled back; a failing ROLLBACK (disk gone) leaves the
@@ -142,6 +147,10 @@ class _Readers:
             yield connection
         finally:
             self._give_back(connection)
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise port.StoreClosed()
 
     def close(self) -> None:
         with self._lock:
@@ -183,10 +192,12 @@ class SqliteStore:
             raise port.StoreUnavailable(self.path, str(exc)) from exc
         try:
             self._prepare(writer, synchronous)
+            self._identity = Identity(self.path, identity_row(writer))
         except BaseException:
             writer.close()
             raise
-        self.committer = GroupCommitter(_SqliteTransactions(writer), max_batch=max_batch)
+        transactions = _SqliteTransactions(writer, self._identity)
+        self.committer = GroupCommitter(transactions, max_batch=max_batch)
         self._writer = writer
         self._readers = _Readers(functools.partial(self._connect, read_only=True))
 
@@ -259,9 +270,15 @@ class SqliteStore:
         SQLite checkpoints passively as it goes; this waits for readers and the writer (up to the
         busy timeout) to finish the job, e.g. when the server is idle or shutting down.
         """
-        with self._readers.connection() as connection:
+        with self._readers.connection() as connection, self._identity.truncating_wal():
             busy, frames, done = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return WalCheckpoint(busy=bool(busy), wal_frames=frames, checkpointed_frames=done)
+
+    def verify(self) -> None:
+        """Raise :class:`~unirouter.storage.port.StoreLost` if the files were deleted, replaced or
+        truncated since the open (:mod:`unirouter.storage._sqlite_identity`)."""
+        self._readers.check_open()
+        self._identity.verify()
 
     def close(self) -> None:
         self.committer.close()

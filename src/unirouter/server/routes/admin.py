@@ -317,8 +317,10 @@ async def healthz() -> dict[str, str]:
 async def readyz(host: Host, request: Request) -> Any:
     """Ready: the log was replayed and the store takes writes; on several servers also whether
     this one leads or follows, the term, the leader's URL and the follower's lag in records."""
+    await host.verify_store()
     if host.failure is not None:
-        return problem_response(503, "unavailable", f"the log could not be written: {host.failure}")
+        cause = host.failure.__cause__ or host.failure
+        return problem_response(503, "unavailable", f"the log could not be written: {cause}")
     if host.stopping or not host.replayed:
         return problem_response(503, "unavailable", "the server is not serving")
     last = await asyncio.to_thread(host.store.last_cursor)
