@@ -5,6 +5,7 @@ Errors carry structured fields (ids, states) so shells never parse messages::
 
     UnirouterError
     ├── ConfigError                 invalid configuration (R41); ``issues`` lists every problem
+    │   └── ConfigTooComplex        text over a size, depth or alias-expansion bound (issue 17)
     ├── ExpressionError             an expression that does not compile (SPEC §4)
     └── CommandError                a command the engine refuses; nothing changed
         ├── NotFound                unknown item, agent, offer, queue or workstream
@@ -26,6 +27,7 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ConfigIssue",
+    "ConfigTooComplex",
     "Conflict",
     "ExpressionError",
     "InvalidCommand",
@@ -57,6 +59,19 @@ class ConfigError(UnirouterError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = list(issues)
         super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class ConfigTooComplex(ConfigError):
+    """Configuration text over a bound of :mod:`unirouter.config.bounded`: too many bytes, too
+    deep, or expanding to too many nodes; ``limit_name`` and ``limit`` say which."""
+
+    def __init__(
+        self, issues: list[ConfigIssue], *, limit_name: str, limit: int, line: int | None = None
+    ) -> None:
+        super().__init__(issues)
+        self.limit_name = limit_name
+        self.limit = limit
+        self.line = line
 
 
 class ExpressionError(UnirouterError):

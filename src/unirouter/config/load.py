@@ -26,7 +26,7 @@ from pydantic_core import ErrorDetails
 
 import unirouter.config.validate as checks
 from unirouter import wellformed
-from unirouter.config import model
+from unirouter.config import bounded, model
 from unirouter.errors import ConfigError, ConfigIssue
 
 __all__ = ["describe", "load", "validate"]
@@ -112,48 +112,20 @@ def _read_all(files: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]],
 def _read(file: Path) -> tuple[yaml.Node | None, dict[str, Any]]:
     """One file's node tree and top-level mapping (an empty file is an empty mapping)."""
     try:
+        bounded.check_bytes(file.stat().st_size, str(file))
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(
             [ConfigIssue(path=str(file), message=f"cannot be read: {error}")]
         ) from None
     try:
-        node, data = _parse(text)
+        node, data = bounded.parse_yaml(text, str(file))
     except yaml.YAMLError as error:
         raise ConfigError([yaml_issue(file, error)]) from None
     if data is not None and not isinstance(data, dict):
         message = "the file must hold a mapping of sections (workstreams, queues, agents, …)"
         raise ConfigError([ConfigIssue(path=str(file), message=message)])
     return node, data or {}
-
-
-class _Loader(yaml.SafeLoader):
-    """A safe loader that reads every mapping key as the text written."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """Like SafeLoader's, but ``1001:`` or ``no:`` as a key stays the string written."""
-        self.flatten_mapping(node)
-        mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping",
-                    node.start_mark,
-                    "a key must be a name",
-                    key_node.start_mark,
-                )
-            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-
-def _parse(text: str) -> tuple[yaml.Node | None, object]:
-    """The document's node tree and its data."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        return node, (loader.construct_document(node) if node is not None else None)
-    finally:
-        loader.dispose()
 
 
 def yaml_issue(file: Path, error: yaml.YAMLError) -> ConfigIssue:

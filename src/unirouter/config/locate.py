@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-__all__ = ["line_of", "parse_path"]
+__all__ = ["line_in", "line_of", "parse_path"]
 
 Loc = tuple[str | int, ...]
 
@@ -51,6 +51,12 @@ def line_of(text: str, path: str) -> int | None:
     if node is None:
         return None
     return _walk(node, loc) + 1
+
+
+def line_in(node: yaml.Node | None, path: str) -> int | None:
+    """Like :func:`line_of`, in a node tree already composed (one parse for every issue)."""
+    loc = parse_path(path)
+    return None if loc is None or node is None else _walk(node, loc) + 1
 
 
 def _walk(node: yaml.Node, loc: Loc) -> int:

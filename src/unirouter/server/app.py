@@ -160,8 +160,9 @@ def create_app(
     )
     app.state.host = host
     app.state.auth = auth
-    app.state.limits = bounds or limits.Limits()
+    app.state.limits = bounds = bounds or limits.Limits()
     app.state.rates = limits.RateLimiter()
+    app.state.config_parser = limits.OffLoop(bounds.config_parse_ms)
     app.state.channels = channels
     host.metrics.watch_queues(lambda: _queue_rows(host))
     problems.install(app)

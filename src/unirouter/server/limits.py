@@ -9,25 +9,30 @@ lets a caller in sooner.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from unirouter.config import bounded
 from unirouter.server.problems import ApiProblem
 
 __all__ = [
     "Draw",
     "Limits",
+    "OffLoop",
     "RateLimiter",
     "check_message_size",
     "message_draws",
     "message_size",
     "parse",
 ]
+
+T = TypeVar("T")
 
 #: One draw on a bucket: (limit name, key, capacity per minute, cost).
 Draw = tuple[str, str, int, int]
@@ -51,6 +56,12 @@ class Limits:
     #: Messages a read returns when it names no ``limit``, and the most it may ask for.
     message_page: int = 100
     message_page_max: int = 1_000
+    #: A configuration body (``PUT /v1/config``): mappings and lists inside each other, and
+    #: nodes with every YAML alias counted where it is used (422 past either; the same bounds
+    #: as ``unirouter config validate`` on a file), and how long reading it may take (422).
+    config_depth: int = bounded.DEFAULT.max_depth
+    config_nodes: int = bounded.DEFAULT.max_nodes
+    config_parse_ms: int = 10_000
 
 
 def parse(pairs: Iterable[str], base: Limits | None = None) -> Limits:
@@ -161,3 +172,45 @@ class RateLimiter:
         stale = [k for k, b in self._buckets.items() if now - b.t >= 60.0]
         for key in stale:
             del self._buckets[key]
+
+
+class OffLoop:
+    """Runs configuration reading in a worker thread, one body at a time, so a costly body never
+    holds the event loop (issue 17 item 4). A body still being read after ``timeout_ms`` gets a
+    422; its thread, bounded by the parse limits, finishes on its own and keeps the one slot until
+    then, so slow bodies cannot pile up threads."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self._timeout_ms = timeout_ms
+        self._slot = asyncio.Semaphore(1)
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work()`` in a thread; its exceptions are raised here."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_ms / 1000 if self._timeout_ms else None
+        try:
+            await asyncio.wait_for(self._slot.acquire(), self._left(loop, deadline))
+            future = loop.run_in_executor(None, work)
+        except TimeoutError:
+            raise self._too_slow() from None
+        future.add_done_callback(self._release)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._left(loop, deadline))
+        except TimeoutError:
+            raise self._too_slow() from None
+
+    @staticmethod
+    def _left(loop: asyncio.AbstractEventLoop, deadline: float | None) -> float | None:
+        return None if deadline is None else max(0.0, deadline - loop.time())
+
+    def _release(self, future: asyncio.Future[Any]) -> None:
+        self._slot.release()
+        if not future.cancelled():
+            future.exception()  # retrieved: a body answered 422 already need not be logged
+
+    def _too_slow(self) -> ApiProblem:
+        return ApiProblem(
+            422, "configuration_too_slow",
+            f"the configuration took over {self._timeout_ms} ms to read and check",
+            field="body", limit_name="config_parse_ms", limit=self._timeout_ms,
+        )  # fmt: skip

@@ -31,6 +31,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     errors.Conflict: (409, "conflict"),
     errors.NotEligible: (409, "not_eligible"),
     errors.InvalidCommand: (422, "invalid_command"),
+    errors.ConfigTooComplex: (422, "configuration_too_complex"),
     errors.ConfigError: (422, "invalid_configuration"),
     HostStopped: (503, "unavailable"),
     # A write the store could not make durable (a lost or closed store): never acknowledged.
@@ -112,7 +113,10 @@ def from_error(error: Exception) -> JSONResponse:
     if isinstance(error, errors.ConfigError):
         issues = [{"field": i.path, "message": i.message} for i in error.issues]
         field = issues[0]["field"] if issues else None
-        return problem_response(status, code, str(error), field=field, errors=issues)
+        bound: dict[str, Any] = {}
+        if isinstance(error, errors.ConfigTooComplex):
+            bound = {"limit_name": error.limit_name, "limit": error.limit, "line": error.line}
+        return problem_response(status, code, str(error), field=field, errors=issues, **bound)
     if isinstance(error, errors.CommandError):
         fields: dict[str, Any] = {_RENAMED.get(k, k): v for k, v in error.fields.items()}
         named = fields.pop("field", None)

@@ -15,11 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from unirouter import config as configuration
 from unirouter import errors
 from unirouter.analytics import tables, windows
-from unirouter.config import dump, locate, model
-from unirouter.server import commands, models, wire
+from unirouter.config import bounded, dump, locate, model
+from unirouter.server import commands, limits, models, wire
 from unirouter.server.host import EngineHost
 from unirouter.server.problems import ApiProblem, problem_response
-from unirouter.server.routes._deps import Caller, Host
+from unirouter.server.routes._deps import Caller, Host, Limited
 from unirouter.storage import RecordKind
 
 __all__ = ["router"]
@@ -77,17 +77,18 @@ async def put_config(
     request: Request,
     caller: Caller,
     host: Host,
+    bounds: Limited,
     dry_run: Annotated[bool, Query(description="Validate and diff only; change nothing")] = False,
 ) -> Any:
     """Validate a whole configuration (R41) and show its diff against the running one; unless
-    ``dry_run``, apply it atomically for the next decision (R42). JSON or YAML bodies."""
+    ``dry_run``, apply it atomically for the next decision (R42). JSON or YAML bodies, read in
+    a worker thread within size, depth and alias bounds (docs/server.md "Limits")."""
     caller.allow(Role.ADMIN)
     content_type, raw = request.headers.get("content-type", ""), await request.body()
-    data = _parse_config(content_type, raw)
-    new = _validated(
-        data, raw.decode("utf-8", errors="replace") if "yaml" in content_type else None
+    running = host.engine.config
+    new, diff = await request.app.state.config_parser.run(
+        lambda: _checked(content_type, raw, running, bounds)
     )
-    diff = config_diff(host.engine.config, new)
     if dry_run:
         return await host.read(
             lambda: {"applied": False, "version": host.engine.config_version, "diff": diff}
@@ -96,28 +97,36 @@ async def put_config(
     return {"applied": True, "version": version, "diff": diff}
 
 
-def _parse_config(content_type: str, raw: bytes) -> object:
+def _checked(
+    content_type: str, raw: bytes, running: model.Config, bounds: limits.Limits
+) -> tuple[model.Config, dict[str, dict[str, list[str]]]]:
+    """Parse, validate (R41) and diff a configuration body: the part of ``PUT /v1/config`` that
+    runs in a worker thread, within the bounds of issue 17 (size, depth, alias expansion)."""
+    within = bounded.Bounds(max_depth=bounds.config_depth, max_nodes=bounds.config_nodes)
     text = raw.decode("utf-8", errors="replace")
     try:
         if "yaml" in content_type:
-            return yaml.safe_load(text)
-        return json.loads(text)
+            node, data = bounded.parse_yaml(text, "body", within)
+        else:
+            node, data = None, bounded.parse_json(text, "body", within)
     except (ValueError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
         raise ApiProblem(400, "malformed_body", f"the configuration does not parse: {exc}",
                          field="body", line=line) from None  # fmt: skip
+    new = _validated(data, node, "yaml" in content_type)
+    return new, config_diff(running, new)
 
 
-def _validated(data: object, yaml_text: str | None) -> model.Config:
+def _validated(data: object, node: yaml.Node | None, is_yaml: bool) -> model.Config:
     """R41's validation; for a YAML body every issue also names its ``line`` in the text, so an
     editor can show it where it was written."""
     try:
         return configuration.validate(data)
     except errors.ConfigError as invalid:
-        if yaml_text is None:
+        if not is_yaml:
             raise
-        issues = [{"field": i.path, "message": i.message, "line": locate.line_of(yaml_text, i.path)}
+        issues = [{"field": i.path, "message": i.message, "line": locate.line_in(node, i.path)}
                   for i in invalid.issues]  # fmt: skip
         first = invalid.issues[0].path if invalid.issues else None
         raise ApiProblem(422, "invalid_configuration", str(invalid), field=first,
