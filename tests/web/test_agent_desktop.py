@@ -52,6 +52,16 @@ def test_alice_takes_a_chat_talks_completes_and_closes_it(
     shot(page, "conversation")
     page.get_by_role("button", name="Complete (wrap up)").click()
     expect(page.locator("#conv-state")).to_contain_text("Wrap-up")
+    # R33: chat's wrap-up blocks 3 s: the desk counts down to the capacity coming back.
+    clock = page.get_by_test_id("wrap-up-clock")
+    expect(clock).to_contain_text("Wrap-up: your capacity comes back in")
+    expect(clock.locator(".wrap-up-clock")).to_have_text(re.compile(r"^0:0[0-3]$"))
+    with server.client("admin") as admin:
+        body = admin.get(f"/v1/work-items/{item['id']}").json()
+    assert body["wrap_up_ends_at"] == body["times"]["wrap_up_at"] + 3
+    shot(page, "wrap-up")
+    expect(page.locator("#capacity")).to_contain_text("0 used", timeout=8000)
+    expect(clock.locator(".wrap-up-clock")).to_have_text("0:00")
     page.get_by_role("button", name="Close").click()
     expect(page.get_by_test_id("work")).to_have_count(0)
     with server.client("admin") as admin:
@@ -108,3 +118,35 @@ def test_a_supervisor_page_shows_an_agent_no_control_and_the_api_refuses_it(
 def _events(client: httpx.Client) -> list[dict[str, object]]:
     text = client.get("/v1/events", params={"follow": "false"}).text
     return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_r28_two_desks_pick_one_item_and_the_second_is_told_it_is_taken(
+    server: Server, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """R28 in two browsers: alice and bob both see a social (pick mode) item in their pick list;
+    alice picks it and has it; bob's pick of the same item is refused and his desk says someone
+    else took it, and the list drops it. Bob's page clock is paused once his list is drawn, so
+    his list is the one he saw when he clicked (no re-read in between)."""
+    alice = _desk(server, new_page, "alice")
+    bob = new_page()
+    bob.clock.install()
+    bob.goto(server.sign_in_link("bob"))
+    expect(bob.get_by_role("status")).to_have_text("Connected")
+    submit(server, "s1", workstream="social", customer={"id": "cust-9", "name": "Dana"})
+    for desk in (alice, bob):
+        expect(desk.get_by_test_id("pick-item")).to_contain_text("Dana")
+    bob.clock.pause_at(bob.evaluate("Date.now()") + 100)
+    shot(bob, "pick-list")
+    alice.get_by_test_id("pick-item").get_by_role("button", name="Pick").click()
+    expect(alice.get_by_test_id("work")).to_contain_text("Dana")
+    expect(alice.locator("#conv-state")).to_contain_text("Assigned")
+    bob.get_by_test_id("pick-item").get_by_role("button", name="Pick").click()
+    conflict = bob.get_by_test_id("pick-conflict")
+    expect(conflict).to_contain_text("Someone else picked")
+    expect(conflict).to_contain_text("Dana")
+    expect(bob.get_by_test_id("pick-item")).to_have_count(0)
+    expect(bob.get_by_test_id("work")).to_have_count(0)
+    shot(bob, "pick-conflict")
+    with server.client("admin") as admin:
+        [item] = admin.get("/v1/work-items", params={"agent": "alice"}).json()["items"]
+    assert (item["external_id"], item["state"]) == ("s1", "assigned")

@@ -164,6 +164,9 @@ class ItemOut(_Out):
     profiles: list[str]
     config_version: int
     times: dict[str, float]
+    wrap_up_ends_at: float | None = Field(
+        None, description="In a wrap-up that blocks N seconds (R33): when the capacity comes back"
+    )
     trace: list[dict[str, Any]] | None = None
     customer_token: str | None = None
     warnings: list[str] | None = Field(

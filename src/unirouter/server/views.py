@@ -12,7 +12,7 @@ from typing import Any
 
 from unirouter import calendars, errors
 from unirouter.config import model
-from unirouter.engine import AgentState, Engine, OfferStatus, WorkItem
+from unirouter.engine import AgentState, Engine, ItemState, OfferStatus, WorkItem
 from unirouter.server.projection import Projection
 
 __all__ = [
@@ -55,9 +55,22 @@ def item_view(
         "times": projection.times(item.id),
         "wrap_up_code": projection.wrap_up_code(item.id),
     }
+    body["wrap_up_ends_at"] = _wrap_up_ends_at(engine, item, body["times"])
     if trace:
         body["trace"] = [_finite(entry) for entry in item.trace]
     return body
+
+
+def _wrap_up_ends_at(engine: Engine, item: WorkItem, times: dict[str, float]) -> float | None:
+    """R33: when a wrap-up that blocks N seconds releases the agent's capacity (None when it is
+    not in wrap-up, or its wrap-up blocks until close or not at all)."""
+    if item.state is not ItemState.WRAP_UP or "wrap_up" not in item.timers:
+        return None
+    workstream = engine.config.workstreams.get(item.workstream)
+    block = None if workstream is None else workstream.wrap_up.block
+    if isinstance(block, str) or block is None or "wrap_up_at" not in times:
+        return None
+    return times["wrap_up_at"] + float(block)
 
 
 def _open_offer(engine: Engine, item: WorkItem) -> dict[str, Any] | None:

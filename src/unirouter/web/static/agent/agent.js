@@ -19,6 +19,8 @@ const LABELS = [
 ];
 const DECLINE_REASONS = ["busy", "wrong_skill", "end_of_shift", "other"];
 const RECONNECT_MS = 1000;
+/** The pick list is re-read this often: new waiting items name no agent, so no event says so. */
+const PICK_EVERY_MS = 3000;
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -52,6 +54,7 @@ $("reply").addEventListener("submit", (e) => (e.preventDefault(), void reply()))
 $("transfer").addEventListener("submit", (e) => (e.preventDefault(), void transfer()));
 connect();
 setInterval(tick, 250);
+setInterval(() => void refreshPick(), PICK_EVERY_MS);
 
 function drawPresenceChoices() {
   const select = /** @type {HTMLSelectElement} */ ($("presence"));
@@ -119,6 +122,7 @@ async function draw(state) {
   drawPresence();
   drawOffers();
   drawWork();
+  void refreshPick();
   if (selected && items.get(selected)?.state === "closed") selected = null;
   drawConversationHeader();
 }
@@ -182,6 +186,61 @@ function tick() {
   }
 }
 
+/** The ids drawn in the pick list, so that a re-read that changes nothing redraws nothing. */
+/** @type {string | null} */
+let picks = null;
+
+/**
+ * R28: what the agent may pick from its queues (members only; skills and capacity as the
+ * workstream's pick_checks says), in queue order.
+ */
+async function refreshPick() {
+  if (!agent) return;
+  const query = `for_agent=${api.seg(agentId)}`;
+  const lists = await Promise.all(agent.queues.map((/** @type {string} */ q) =>
+    api.get(`/v1/queues/${api.seg(q)}/items?${query}`).catch(() => ({ items: [] }))));
+  const found = lists.flatMap((l) => l.items);
+  const ids = found.map((i) => i.id).join(" ");
+  if (ids === picks) return;
+  picks = ids;
+  $("pick").replaceChildren(...found.map(pickCard));
+  $("no-pick").hidden = found.length > 0;
+}
+
+/** @param {any} item */
+function pickCard(item) {
+  const pick = el("button", { type: "button", class: "primary" }, [t("agent.pick.pick")]);
+  pick.addEventListener("click", () => void claim(item));
+  const waiting = item.times?.queued_at;
+  return el("li", { class: "card", "data-testid": "pick-item" }, [
+    el("p", {}, [summary(item), ...(waiting ? [" · ", el("span", { "data-since": String(waiting) })] : [])]),
+    pick,
+  ]);
+}
+
+/** The atomic claim: of two agents picking one item exactly one gets it; the other is told. @param {any} item */
+async function claim(item) {
+  const note = $("pick-note");
+  note.hidden = true;
+  fail("");
+  try {
+    await api.post(`/v1/work-items/${api.seg(item.id)}/pick`, {});
+  } catch (error) {
+    if (error instanceof api.ApiError && error.status === 409) {
+      note.textContent = t("agent.pick.taken", { who: summary(item) });
+      note.hidden = false;
+    } else {
+      fail(error instanceof Error ? error.message : String(error));
+    }
+    picks = null;
+    await refreshPick();
+    return;
+  }
+  picks = null;
+  await refresh();
+  await select(item.id);
+}
+
 /** The agent's items: the active ones, and the open one while in wrap-up or parked. */
 function mine() {
   const ids = [...agent.active];
@@ -222,11 +281,18 @@ function drawConversationHeader() {
   $("conv-none").hidden = !!selected;
   if (!selected) return;
   const item = items.get(selected);
-  const since = item.times?.[item.state];
+  const since = item.times?.[`${item.state}_at`];
+  // R33: a wrap-up that blocks N seconds counts down to when the capacity comes back.
+  const blocked = item.wrap_up_ends_at
+    ? [el("p", { "data-testid": "wrap-up-clock" }, [t("agent.wrapUp.blocks"), " ",
+        el("span", { class: "wrap-up-clock", "data-expires": String(item.wrap_up_ends_at) })])]
+    : [];
   $("conv-state").replaceChildren(
     el("strong", {}, [t(`agent.state.${item.state}`)]), " ", summary(item),
     ...(since ? [" · ", el("span", { "data-since": String(since) })] : []),
+    ...blocked,
   );
+  tick();
   drawActions(item);
 }
 
