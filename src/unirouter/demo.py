@@ -12,7 +12,8 @@ WebSocket, as outside clients would:
   model's probability), works each item for its drawn handle time, completes it and closes it after
   its wrap-up.
 
-It prints the URLs and ready tokens (admin, supervisor, intake, and the human agent's), runs until
+It prints a ready sign-in link per web interface (the token in the URL fragment only) and the chat
+widget's link, the API URLs and ready tokens (admin, supervisor, intake, and the human agent's), runs until
 ``--duration`` has passed or Ctrl-C, and stops cleanly. ``--speed`` compresses time (tests, demos in
 a hurry): every gap, delay and duration is divided by it.
 """
@@ -24,6 +25,7 @@ import heapq
 import json
 import math
 import random
+import secrets
 import signal
 import socket
 import tempfile
@@ -44,7 +46,16 @@ from unirouter.server import auth
 from unirouter.server.host import EngineHost
 from unirouter.sim import scenario, traffic
 
-__all__ = ["TRAFFIC", "DemoOptions", "DemoTokens", "load_traffic", "make_tokens", "run"]
+__all__ = [
+    "TRAFFIC",
+    "DemoOptions",
+    "DemoTokens",
+    "load_traffic",
+    "make_tokens",
+    "run",
+    "with_mail_intake",
+    "with_widget",
+]
 
 #: The bundled traffic model the demo replays (its ``config:`` is the example configuration).
 TRAFFIC = "demo_traffic.yaml"
@@ -81,6 +92,8 @@ class _Shared:
     sent: dict[str, traffic.Generated] = field(default_factory=dict)
     #: The channel adapters of the demo's server (its SMTP listener's address).
     channels: Any = None
+    #: The chat widget's key (None: the replayed configuration has no widget).
+    widget_key: str | None = None
     submitted: int = 0
     handled: int = 0
     abandoned: int = 0
@@ -98,6 +111,19 @@ def with_mail_intake(config: model.Config, folder: Path) -> model.Config:
         update={"email": email, "attachments_dir": str(folder / "attachments")}
     )
     return config.model_copy(update={"channels": channels})
+
+
+def with_widget(config: model.Config) -> model.Config:
+    """The demo's configuration with the customer chat widget (issue 8) on its first messaging
+    workstream under a fresh widget key, unless it configures a widget itself."""
+    chats = [n for n, ws in config.workstreams.items() if ws.kind is model.Kind.MESSAGING]
+    if config.channels.widget is not None or not chats:
+        return config
+    widget = channel_models.WidgetChannel(workstream=chats[0],
+                                          key="wk_" + secrets.token_urlsafe(16))  # fmt: skip
+    return config.model_copy(
+        update={"channels": config.channels.model_copy(update={"widget": widget})}
+    )
 
 
 def load_traffic() -> scenario.Scenario:
@@ -130,7 +156,8 @@ def run(options: DemoOptions, echo: Echo) -> None:
     """Run the demo until ``duration_s`` or Ctrl-C (blocking)."""
     loaded = load_traffic()
     db = options.db or str(Path(tempfile.mkdtemp(prefix="unirouter-demo-")) / "demo.db")
-    app, host, said = server_app.open_app(db, with_mail_intake(loaded.config, Path(db).parent))
+    config = with_widget(with_mail_intake(loaded.config, Path(db).parent))
+    app, host, said = server_app.open_app(db, config)
     agents = [a.id for a in host.engine.agents()]
     if options.human not in agents:
         host.store.close()
@@ -143,6 +170,8 @@ def run(options: DemoOptions, echo: Echo) -> None:
     seed = loaded.seed if options.seed is None else options.seed
     shared = _Shared(url=url, tokens=tokens, speed=options.speed, rng=random.Random(seed))
     shared.channels = app.state.channels
+    widget = host.engine.config.channels.widget  # a replayed log keeps the key it started with
+    shared.widget_key = widget.key if widget is not None else None
     echo(f"unirouter demo: {said}; log in {db}")
     # uvicorn re-raises the signal it caught once it has stopped; a quiet handler makes a clean
     # stop exit 0.
@@ -186,6 +215,14 @@ def _announce(shared: _Shared, human: str, echo: Echo) -> None:
     url, tokens = shared.url, shared.tokens
     ws = "ws" + url.removeprefix("http")
     echo(f"unirouter serving on {url}")
+    # The web interfaces, each a ready sign-in link: the token rides in the fragment only, which a
+    # browser never sends to a server (no access log sees it); the page takes it out of the bar.
+    echo(f"  web            {url}/   (or open a link below)")
+    echo(f"  agent desktop  {url}/ui/#token={tokens.agents[human]}&next=agent   (you are {human})")
+    echo(f"  console        {url}/ui/#token={tokens.supervisor}&next=console")
+    echo(f"  configuration  {url}/ui/#token={tokens.admin}&next=config")
+    if shared.widget_key is not None:
+        echo(f"  chat widget    {url}/ui/widget/#key={shared.widget_key}   (be a customer)")
     echo(f"  API            {url}/v1   (OpenAPI: {url}/openapi.json, docs: {url}/docs)")
     echo(f"  event stream   {url}/v1/events?follow=true")
     echo(f"  {human}'s stream {ws}/v1/agents/{human}/stream")
@@ -201,8 +238,9 @@ def _announce(shared: _Shared, human: str, echo: Echo) -> None:
     echo(f"  supervisor  {tokens.supervisor}")
     echo(f"  intake      {tokens.intake}")
     echo(f"  agent {human} (you) {tokens.agents[human]}")
-    echo(f"Play {human}: PUT {url}/v1/agents/{human}/presence {{\"presence\": \"available\"}}, "
-         f"watch your stream, POST /v1/offers/ID/accept. Ctrl-C stops the demo.")  # fmt: skip
+    echo(f"Play {human}: open the agent desktop link and set yourself Available (or PUT "
+         f"{url}/v1/agents/{human}/presence), chat in the widget as a customer, and watch both on "
+         f"the console. Ctrl-C stops the demo.")  # fmt: skip
 
 
 # -- the traffic generator --------------------------------------------------------------------------

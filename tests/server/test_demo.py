@@ -74,6 +74,7 @@ def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_
 
         assert get("admin", "/v1/config").status_code == 200
         assert get("supervisor", "/v1/queues").status_code == 200
+        _check_web_links(url, lines, tokens)
         alice = get("alice", "/v1/agents/alice")
         assert alice.status_code == 200
         assert alice.json()["presence"] == "offline", "the person's agent starts offline (issue 16)"
@@ -97,3 +98,33 @@ def test_demo_serves_live_traffic_prints_working_tokens_and_stops_on_ctrl_c(tmp_
     assert process.returncode == 0, errors
     assert "unirouter demo stopped:" in out
     assert "Traceback" not in "".join(errors)
+
+
+def _check_web_links(url: str, lines: list[str], tokens: dict[str, str]) -> None:
+    """Issue 8 item 6: one line per interface with a ready sign-in link whose token is in the
+    fragment only (never a query string), and the chat widget's link with its key, which opens a
+    chat; ``/`` sends a browser to the web front end."""
+    links = {}
+    for line in lines:
+        words = line.split()
+        if len(words) >= 3 and " ".join(words[:2]) in ("agent desktop", "chat widget"):
+            links[" ".join(words[:2])] = words[2]
+        elif words and words[0] in ("console", "configuration"):
+            links[words[0]] = words[1]
+    assert links == {
+        "agent desktop": f"{url}/ui/#token={tokens['alice']}&next=agent",
+        "console": f"{url}/ui/#token={tokens['supervisor']}&next=console",
+        "configuration": f"{url}/ui/#token={tokens['admin']}&next=config",
+        "chat widget": links["chat widget"],
+    }
+    assert all("?" not in link for link in links.values())
+    assert links["chat widget"].startswith(f"{url}/ui/widget/#key=wk_")
+    for link in links.values():
+        assert httpx.get(link.partition("#")[0], timeout=10).status_code == 200
+    home = httpx.get(url + "/", timeout=10)
+    assert home.status_code == 307 and home.headers["location"] == "/ui/"
+    key = links["chat widget"].partition("#key=")[2]
+    chat = {"conversation": "demo-customer-0001", "text": "Hello from the demo"}
+    opened = httpx.post(url + "/v1/widget/conversations", json=chat,
+                        headers={"X-Widget-Key": key}, timeout=10)  # fmt: skip
+    assert opened.status_code == 201, opened.text
