@@ -276,7 +276,8 @@ workstreams:
         rules:
           - when: item.customer.tier == "silver"
             set: {priority: 5}
-          - when: item.customer.tier == "gold"
+          - name: gold
+            when: item.customer.tier == "gold"
             set: {priority: 10, vip: true}
       - name: topic
         rules:
@@ -285,7 +286,8 @@ workstreams:
     route_to_queue:
       - when: item.topic == "sales"
         queue: sales
-      - when: item.topic == "billing"
+      - name: billing
+        when: item.topic == "billing"
         queue: billing
 queues:
   general: {kind: messaging, members: [ann]}
@@ -312,23 +314,28 @@ def billing_item(r: Any, external_id: str = "x") -> Any:
 
 
 def test_trace_lists_classification_rules_matched_and_what_they_set(rig: Rigger) -> None:
-    """R43: the classification entry names each matching rule and its outputs."""
+    """R43: the classification entry names each matching rule (its name, else its place in the
+    ruleset), its condition and its outputs."""
     r = rig(TRACE)
     item = billing_item(r)
     [entry] = entries(item, "classification")
     applied = {a["ruleset"]: a for a in entry["applied"]}
-    assert applied["tier"]["rule"] == 1
+    assert applied["tier"]["rule"] == "gold"
+    assert applied["tier"]["when"] == 'item.customer.tier == "gold"'
     assert applied["tier"]["set"] == {"priority": 10, "vip": True}
-    assert applied["topic"]["rule"] == 0
+    assert applied["topic"]["rule"] == "rules[0]"
     assert applied["topic"]["skills"] == ["billing"]
 
 
 def test_trace_lists_the_route_rule_that_matched(rig: Rigger) -> None:
-    """R43: the route entry names the matching rule and the queue it chose."""
+    """R43: the route entry names the matching rule (not its index), its condition and the queue."""
     r = rig(TRACE)
     item = billing_item(r)
     [entry] = entries(item, "route")
-    assert (entry["rule"], entry["queue"]) == (1, "billing")
+    assert (entry["rule"], entry["queue"]) == ("billing", "billing")
+    assert entry["when"] == 'item.topic == "billing"'
+    sales = r.engine.submit(external_id="s", workstream="chat", attributes={"topic": "sales"})
+    assert entries(sales, "route")[0]["rule"] == "route_to_queue[0]"
 
 
 def test_trace_says_why_the_fallback_queue_was_used(rig: Rigger) -> None:
@@ -352,6 +359,9 @@ def test_trace_records_an_overflow_that_fired(rig: Rigger) -> None:
         "max_waiting",
         "transfer",
     )
+    assert entry["reason"] == (
+        "billing holds 1 waiting items (max_waiting 1): transferred to general"
+    )
     assert second.queue == "general"
 
 
@@ -374,7 +384,10 @@ def test_trace_assignment_lists_candidates_with_scores_and_the_winner(rig: Rigge
     agents = [c["agent"] for c in entry["candidates"]]
     assert entry["winner"] in agents
     assert set(agents) <= {"ann", "ben", "dan"}
-    assert all("score" in c for c in entry["candidates"])
+    assert entry["method"] == "highest_capacity"
+    for candidate in entry["candidates"]:  # named parts, not an ordering tuple
+        assert candidate["score"]["free_units"] == 100
+        assert set(candidate["score"]) == {"free_units", "last_assigned", "joined"}
 
 
 def test_trace_counts_exclusions_per_reason(rig: Rigger) -> None:
@@ -387,6 +400,28 @@ def test_trace_counts_exclusions_per_reason(rig: Rigger) -> None:
     assert entry["winner"] == "dan"
     assert entry["excluded"]["presence"]["count"] == 2
     assert entry["excluded"]["skill"]["count"] == 1
+
+
+def test_trace_names_the_skill_an_excluded_agent_lacks(rig: Rigger) -> None:
+    """R43: a skill exclusion names the agent and the skill it misses, with the level asked."""
+    r = rig(TRACE)
+    item = billing_item(r)
+    [entry] = entries(item, "assign")
+    assert entry["excluded"]["skill"]["agents"] == [
+        {"agent": "cid", "missing": [{"skill": "billing", "level": 3, "has": 0}]}
+    ]
+
+
+def test_trace_says_who_transferred_and_who_force_assigned(rig: Rigger) -> None:
+    """R43, R31: transfer and force-assign entries name who did them."""
+    r = rig(TRACE)
+    item = billing_item(r)
+    r.engine.transfer(item.id, queue="general", by="sue")
+    [moved] = entries(item, "transfer")
+    assert (moved["from_queue"], moved["to_queue"], moved["by"]) == ("billing", "general", "sue")
+    r.engine.force_assign(item.id, agent="ben", by="sue")
+    [forced] = entries(item, "force_assign")
+    assert (forced["agent"], forced["by"]) == ("ben", "sue")
 
 
 def test_trace_names_agents_passed_over_after_declining(rig: Rigger) -> None:
@@ -454,7 +489,7 @@ def test_trace_of_an_agent_triggered_assignment_scores_its_candidate(rig: Rigger
     entry = entries(item, "assign")[-1]
     assert entry["winner"] == "ann"
     assert [c["agent"] for c in entry["candidates"]] == ["ann"]
-    assert "score" in entry["candidates"][0]
+    assert entry["candidates"][0]["score"]["free_units"] == 100
 
 
 def test_tracing_off_keeps_no_trace(rig: Rigger) -> None:

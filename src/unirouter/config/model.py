@@ -420,6 +420,7 @@ class SkillReq(_Model):
 class ClassRule(_Model):
     """A classification rule (R2): outputs applied when ``when`` holds."""
 
+    name: str | None = Field(default=None, description="How the trace names the rule (R43).")
     when: Expr
     set: dict[str, JsonValue] = Field(
         default_factory=dict, description="Attributes to set; the key 'priority' sets the priority."
@@ -446,6 +447,7 @@ class RelaxStep(_Model):
 class RouteRule(_Model):
     """A route-to-queue rule (R3, R4): one queue, or a percentage split over 2–5 queues."""
 
+    name: str | None = Field(default=None, description="How the trace names the rule (R43).")
     when: Expr
     queue: str | None = None
     split: dict[str, Annotated[int, Field(ge=1, le=100)]] | None = None

@@ -40,17 +40,21 @@ PRESENCE_NAME_SCAN = 200
 class Decision:
     """The outcome of one assignment decision and what R43's trace says about it."""
 
-    __slots__ = ("candidates", "excluded", "recheck_at", "winner")
+    __slots__ = ("candidates", "excluded", "match", "method", "recheck_at", "winner")
 
     def __init__(self) -> None:
         self.winner: str | None = None
+        #: How the candidates were ordered, so the trace can name the parts of their scores.
+        self.method: model.Method | None = None
+        self.match = model.SkillMatch.EXACT
         #: When a custom rule that reads the time could next hold, if none holds now (R19, R21).
         self.recheck_at: float | None = None
         self.candidates: list[Candidate] = []
         self.excluded: dict[str, list[Any]] = {}
 
-    def exclude(self, reason: str, count: int, names: list[str] | None = None) -> None:
-        """Count ``count`` agents excluded for ``reason`` and remember up to 10 names."""
+    def exclude(self, reason: str, count: int, names: list[Any] | None = None) -> None:
+        """Count ``count`` agents excluded for ``reason`` and remember up to 10 names (an id, or
+        ``{agent, missing}`` for a skill exclusion)."""
         if count <= 0:
             return
         slot = self.excluded.setdefault(reason, [0, []])
@@ -62,11 +66,19 @@ class Decision:
     def as_trace(self) -> dict[str, Any]:
         """R43: counts per exclusion reason (≤ 10 names each), the top 5 candidates with scores, winner."""
         top = sorted(self.candidates)[:5] if len(self.candidates) > 1 else self.candidates
+        method = self.method
         return {
             "winner": self.winner,
-            "candidates": [{"agent": a, "score": k} for k, a in top],
+            "method": None if method is None else method.value,
+            "candidates": [{"agent": a, "score": self._score(k)} for k, a in top],
             "excluded": {r: {"count": c, "agents": n} for r, (c, n) in self.excluded.items()},
         }
+
+    def _score(self, key: tuple[Any, ...]) -> Any:
+        """Named parts of a built-in method's key; a custom rule's key as it is (R19)."""
+        if self.method is None or self.method is model.Method.CUSTOM:
+            return key
+        return matching.score_parts(key, self.method, self.match)
 
 
 class Dispatcher:
@@ -185,6 +197,8 @@ class Dispatcher:
             decision = Decision()
         if self.tracing and decision.winner is not None and queue.method is not model.Method.CUSTOM:
             self._more_candidates(item, queue, decision)
+        decision.method = queue.method
+        decision.match = self.workstreams[item.workstream].cfg.skill_match
         return decision
 
     def _more_candidates(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
@@ -269,8 +283,25 @@ class Dispatcher:
             if matching.exclusion(req, sig, ws.cfg.skill_match) == "profile"
         )
         decision.exclude("profile", lacking)
-        decision.exclude("skill", queue.ready - qualified_live - lacking)
+        decision.exclude(
+            "skill", queue.ready - qualified_live - lacking, self._skill_misses(queue, req, ws)
+        )
         self._count_unready(queue, decision)
+
+    def _skill_misses(
+        self, queue: QueueRuntime, req: matching.Requirement, ws: plans.WorkstreamPlan
+    ) -> list[Any]:
+        """R43: up to 10 ready members whose skills fall short, each with what it lacks."""
+        named: list[Any] = []
+        for sig, pool in queue.pools.items():
+            if matching.exclusion(req, sig, ws.cfg.skill_match) != "skill" or pool.live <= 0:
+                continue
+            missing = matching.missing_skills(req, sig)
+            for entry in pool.live_entries(self.agent_entry_valid):
+                named.append({"agent": entry[2], "missing": missing})
+                if len(named) == 10:
+                    return named
+        return named
 
     def _fits(
         self, item: WorkItem, refused: dict[str, str], pass_over: int
@@ -336,6 +367,10 @@ class Dispatcher:
         for agent_id in agent_ids:
             agent = self.agents.get(agent_id)
             reason = self._eligible(item, queue, agent, req, ws, pass_over=PASS_NONE)
+            if reason == "skill" and agent is not None and self.tracing:
+                missing = matching.missing_skills(req, agent.signature)
+                decision.exclude(reason, 1, [{"agent": agent_id, "missing": missing}])
+                continue
             if reason is not None:
                 decision.exclude(reason, 1, [agent_id])
                 continue

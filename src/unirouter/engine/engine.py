@@ -326,29 +326,42 @@ class Engine(intake.Intake):
         return item
 
     def transfer(
-        self, item_id: str, *, queue: str | None = None, agent: str | None = None
+        self,
+        item_id: str,
+        *,
+        queue: str | None = None,
+        agent: str | None = None,
+        by: str | None = None,
     ) -> WorkItem:
-        """Move an item to another queue of its kind, or offer it to one agent (R31)."""
+        """Move an item to another queue of its kind, or offer it to one agent (R31); ``by`` names
+        who asked, for the trace (R43)."""
         self._begin()
         if (queue is None) == (agent is None):
             raise errors.InvalidCommand("transfer needs exactly one of queue or agent")
         item = self._item(item_id)
         self._require(item, ItemState.QUEUED, ItemState.OFFERED, ItemState.ASSIGNED)
+        before = {"from_queue": item.queue, "from_agent": item.agent}
         if queue is not None:
-            self._transfer_to_queue(item, self._queue_for(item, queue))
+            target = self._queue_for(item, queue)
+            self._trace(item, "transfer", **before, to_queue=queue, by=by)
+            self._transfer_to_queue(item, target)
         else:
-            self._transfer_to_agent(item, self._agent(agent or ""))
+            who = self._agent(agent or "")
+            self._transfer_to_agent(item, who)
+            self._trace(item, "transfer", **before, to_agent=agent, by=by)
         self._settle()
         return item
 
-    def force_assign(self, item_id: str, *, agent: str) -> WorkItem:
-        """Supervisor force-assign: may exceed capacity; presence then becomes busy_dnd (R31)."""
+    def force_assign(self, item_id: str, *, agent: str, by: str | None = None) -> WorkItem:
+        """Supervisor force-assign: may exceed capacity; presence then becomes busy_dnd (R31).
+        ``by`` names who asked, for the trace (R43)."""
         self._begin()
         item = self._item(item_id)
         who = self._agent(agent)
         self._require(item, ItemState.QUEUED, ItemState.OFFERED, ItemState.ASSIGNED)
         if item.agent == agent and item.state is ItemState.ASSIGNED:
             raise errors.Conflict(f"item {item_id} is already assigned to {agent}", item=item_id)
+        self._trace(item, "force_assign", agent=agent, from_agent=item.agent, by=by)
         if who.presence is model.BasePresence.OFFLINE:
             self._trace(item, "warning", warning=f"force-assigned to agent {agent}, who is offline")
         self._detach(item)

@@ -262,14 +262,18 @@ class Intake(work.Work):
         scope = self._scope
         scope.item, scope.agent, scope.queue, scope.now = item, None, None, self._now
         applied: list[dict[str, Any]] = []
+        named: list[dict[str, Any]] = []
         for name, rules in ws.rulesets:
             for index, rule in enumerate(rules):
                 if rule.when(scope):
-                    applied.append({"ruleset": name, "rule": index, **_apply_rule(item, rule.rule)})
+                    outputs = _apply_rule(item, rule.rule)
+                    applied.append({"ruleset": name, "rule": index, **outputs})
+                    named.append({"ruleset": name, "rule": rule.rule.name or f"rules[{index}]",
+                                  "when": rule.rule.when, **outputs})  # fmt: skip
                     break
         self._emit(ET.ITEM_CLASSIFIED, item=item.id, applied=applied)
-        if self._tracing:
-            self._trace(item, "classification", applied=applied)
+        if self._tracing:  # R43: rules by name (or place), with their condition
+            self._trace(item, "classification", applied=named)
 
     def _route(self, item: WorkItem, ws: plans.WorkstreamPlan) -> tuple[str, int | None, str]:
         """R3–R5: the first matching rule whose queue is not overflowing, else the first match."""
@@ -309,8 +313,11 @@ class Intake(work.Work):
     def _route_to(self, item: WorkItem, queue: str, *, rule: int | None, reason: str) -> None:
         item.queue = queue
         self._emit(ET.ITEM_ROUTED, item=item.id, queue=queue, rule=rule, reason=reason)
-        if self._tracing:
-            self._trace(item, "route", queue=queue, rule=rule, reason=reason)
+        if self._tracing:  # R43: the rule by name (or place), with its condition
+            cfg = self._workstreams[item.workstream].cfg.route_to_queue
+            named = None if rule is None else (cfg[rule].name or f"route_to_queue[{rule}]")
+            when = None if rule is None else cfg[rule].when
+            self._trace(item, "route", queue=queue, rule=named, when=when, reason=reason)
 
     # -- overflow (R12, R13, R15) -----------------------------------------------------------------------
 
@@ -372,10 +379,11 @@ class Intake(work.Work):
         self._emit(ET.ITEM_OVERFLOWED, item=item.id, queue=queue.name, condition=condition, action=action,
             target=target,
         )  # fmt: skip
-        self._trace(
-            item, "overflow", queue=queue.name, checked=checked, condition=condition,
-            action=action, target=target,
-        )  # fmt: skip
+        if self._tracing:
+            self._trace(
+                item, "overflow", queue=queue.name, checked=checked, condition=condition,
+                action=action, target=target, reason=_overflow_reason(queue, condition, rule),
+            )  # fmt: skip
         if action == "transfer":
             assert target is not None
             self._move_to_queue(item, queue.name, self._queues[target])
@@ -446,6 +454,36 @@ class Intake(work.Work):
         if item.state is ItemState.OFFERED:
             self._withdraw(self._offers[item.offer or ""], requeue=False)
         self._overflow(item, queue, "waited_s", rule)
+
+
+_ACTIONS = {
+    "transfer": "transferred to {target}",
+    "end": "ended (overflow_ended)",
+    "callback": "a callback was created in {target}",
+    "assign_anyway": "kept in the queue (assign_anyway)",
+}
+
+
+def _overflow_reason(queue: QueueRuntime, condition: str, rule: model.OverflowRule) -> str:
+    """R43: the overflow condition that fired and what it did, as a sentence."""
+    action, target = rule.action_kind
+    return f"{_condition_text(queue, condition, rule.condition[1] or 0)}: " + _ACTIONS.get(
+        action, str(action)
+    ).format(target=target)
+
+
+def _condition_text(queue: QueueRuntime, condition: str, value: float) -> str:
+    if condition == "out_of_hours":
+        return f"{queue.name} is out of its operating hours"
+    if condition == "max_waiting":
+        return f"{queue.name} holds {queue.waiting} waiting items (max_waiting {value:g})"
+    if condition == "ewt_s":
+        return f"the estimated wait in {queue.name} is over {value:g} s"
+    if condition == "no_agents":
+        return f"no member of {queue.name} is logged in"
+    if condition == "waited_s":
+        return f"waited over {value:g} s in {queue.name}"
+    return f"{condition} in {queue.name}"
 
 
 def _apply_rule(item: WorkItem, rule: model.ClassRule) -> dict[str, Any]:

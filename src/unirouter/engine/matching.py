@@ -171,5 +171,40 @@ def method_key(
     return rr
 
 
+def score_parts(
+    key: tuple[Any, ...], method: model.Method, match: model.SkillMatch
+) -> dict[str, Any]:
+    """R43: an ordering key of :func:`rank` and :func:`method_key` as named parts, for a person
+    reading a trace: the skill fit (``closest``), the summed skill level (``most_skilled``), the
+    free units (``highest_capacity``) or last release (``least_active``), then the round-robin
+    tie-break (last assignment in the queue, or the join time of a member never assigned)."""
+    rest = list(key)
+    parts: dict[str, Any] = {}
+    if match is model.SkillMatch.CLOSEST:
+        category, parts["skill_distance"] = rest.pop(0), rest.pop(0)
+        parts["skill_fit"] = ("exact", "over-qualified", "under-qualified")[category]
+    if method is model.Method.MOST_SKILLED:
+        parts["skill_levels"] = -rest.pop(0)
+    elif method is HIGHEST_CAPACITY:
+        parts["free_units"] = -rest.pop(0)
+    elif method is LEAST_ACTIVE:
+        released, at = rest.pop(0)
+        parts["last_release"] = at if released else None
+    assigned, at = rest[0], rest[1]
+    parts["last_assigned"] = at if assigned else None
+    if not assigned:
+        parts["joined"] = at
+    return parts
+
+
+def missing_skills(req: Requirement, sig: Signature) -> list[dict[str, Any]]:
+    """R43: the required skills an agent of ``sig`` lacks or holds below the level asked."""
+    return [
+        {"skill": name, "level": level, "has": sig.level(name)}
+        for name, level, optional in req.skills
+        if not optional and sig.level(name) < level
+    ]
+
+
 HIGHEST_CAPACITY = model.Method.HIGHEST_CAPACITY
 LEAST_ACTIVE = model.Method.LEAST_ACTIVE

@@ -781,13 +781,20 @@ class Work(base.Base):
                 return
             item, queue = found
             if self._tracing:
-                score = self._dispatch.method_key(agent, self._queues[queue])
-                self._trace(
-                    item, "assign", trigger="agent", queue=queue, winner=agent.id,
-                    candidates=[{"agent": agent.id, "score": score}], excluded={},
-                )  # fmt: skip
+                self._trace_taken(item, agent, self._queues[queue])
             self._offer_or_assign(item, agent)
             self._woken.pop(agent.id, None)
+
+    def _trace_taken(self, item: WorkItem, agent: AgentState, queue: QueueRuntime) -> None:
+        """R43: an agent that gained room took this item (the agent side of a decision)."""
+        key = self._dispatch.method_key(agent, queue)
+        named = queue.method is not model.Method.CUSTOM
+        score = matching.score_parts(key, queue.method, model.SkillMatch.NONE) if named else key
+        self._trace(
+            item, "assign", trigger="agent", queue=queue.name, winner=agent.id,
+            method=queue.method.value, candidates=[{"agent": agent.id, "score": score}],
+            excluded={},
+        )  # fmt: skip
 
     # -- calendars and profile resets (R36) ------------------------------------------------------------------
 

@@ -85,8 +85,10 @@ OPS: dict[str, Callable[[Engine, Mapping[str, Any]], object]] = {
     "close": lambda e, a: e.close(a["item"]),
     "park": lambda e, a: e.park(a["item"]),
     "resume": lambda e, a: e.resume(a["item"]),
-    "transfer": lambda e, a: e.transfer(a["item"], queue=a.get("queue"), agent=a.get("agent")),
-    "assign": lambda e, a: e.force_assign(a["item"], agent=a["agent"]),
+    "transfer": lambda e, a: e.transfer(
+        a["item"], queue=a.get("queue"), agent=a.get("agent"), by=a.get("by")
+    ),
+    "assign": lambda e, a: e.force_assign(a["item"], agent=a["agent"], by=a.get("by")),
     "presence": _presence,
     "disconnect": lambda e, a: e.disconnect(a["agent"]),
     "reconnect": lambda e, a: e.reconnect(a["agent"]),

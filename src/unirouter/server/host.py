@@ -36,6 +36,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -53,6 +54,10 @@ __all__ = ["EngineHost", "HostStopped", "NotLeader", "Published", "Subscription"
 
 T = TypeVar("T")
 log = logging.getLogger("unirouter.server")
+
+#: Who the current request acts as (its token's name), set when the caller is authenticated and
+#: written with every command it runs (R43's audit trail, ``GET /v1/audit``).
+ACTOR: ContextVar[str | None] = ContextVar("unirouter_actor", default=None)
 
 #: Closed items kept readable in memory; older ones live on in the log (reports, event stream).
 RETAIN_CLOSED = 100_000
@@ -347,7 +352,7 @@ class EngineHost:
         A refused command raises its :class:`~unirouter.errors.CommandError` once everything it
         may have observed is durable; it wrote nothing unless due timers fired first.
         """
-        result, error = self.execute(op, args)
+        result, error = self.execute(op, args, actor=ACTOR.get())
         answer = view(result) if error is None else None
         await self.barrier()
         if error is not None:
@@ -374,9 +379,10 @@ class EngineHost:
             raise HostStopped("the log could not be written") from tail.exception()
 
     def execute(
-        self, op: str, args: dict[str, Any], *, at: float | None = None
+        self, op: str, args: dict[str, Any], *, at: float | None = None, actor: str | None = None
     ) -> tuple[Any, Exception | None]:
-        """Run one command synchronously and queue its records; returns (result, refusal)."""
+        """Run one command synchronously and queue its records; returns (result, refusal).
+        ``actor`` (the token name of who asked; None for the server itself) is logged with it."""
         self._check_serving()
         if not self.leading:
             raise NotLeader("this server follows the leader; commands run there")
@@ -402,14 +408,22 @@ class EngineHost:
         # A refusal is logged when it changed anything: events, or timers it fired silently.
         fired = self.engine.next_deadline() != due_before
         if error is None or events or fired or not isinstance(error, errors.UnirouterError):
-            self._log(op, args, now, error, events)
+            self._log(op, args, now, error, events, actor)
         self._rearm()
         return result, error
 
     def _log(
-        self, op: str, args: dict[str, Any], now: float, error: Exception | None, events: list[Any]
+        self,
+        op: str,
+        args: dict[str, Any],
+        now: float,
+        error: Exception | None,
+        events: list[Any],
+        actor: str | None = None,
     ) -> None:
         command: dict[str, Any] = {"op": op, "t": now, "args": args}
+        if actor is not None:
+            command["actor"] = actor
         if error is not None:
             command["refused"] = type(error).__name__
         try:

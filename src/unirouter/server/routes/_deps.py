@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from unirouter import wellformed
+from unirouter.server import host as hosting
 from unirouter.server import models
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost
@@ -37,6 +38,7 @@ async def _caller(
     auth: Authenticator = request.app.state.auth
     caller = await auth.authenticate(request)
     await check_input(request)
+    hosting.ACTOR.set(caller.name)  # the request's commands are logged with their actor (R43)
     return caller
 
 

@@ -233,6 +233,71 @@ async def _report(
     return Response(wire.text_bytes(csv_text), media_type="text/csv; charset=utf-8")
 
 
+# -- the audit trail (R43) -----------------------------------------------------------------------------
+
+AUDIT_PAGE = 1000
+#: The most log records one audit request reads (so a filter that matches little stays cheap).
+AUDIT_SCAN = 20_000
+#: Arguments too big or too private for an audit line, shown by what they are instead.
+_REDACTED = {"config": "(the whole configuration)", "text": "(message text)",
+             "attributes": "(attributes)"}  # fmt: skip
+
+
+@router.get("/v1/audit", tags=["events"])
+async def audit(
+    caller: Caller,
+    host: Host,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Resume after this cursor")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    actor: Annotated[str | None, Query(description="Only commands of this token name")] = None,
+    item: Annotated[str | None, Query(description="Only commands naming this item")] = None,
+    op: Annotated[str | None, Query(description="Only this command (assign, transfer, …)")] = None,
+) -> Any:
+    """Who did what: the logged commands, oldest first, each with its cursor, time, command,
+    arguments (the configuration and message texts left out), the token name that ran it
+    (``actor``; none for the server's own timers and liveness) and whether it was refused.
+    ``next_after`` resumes where this page stopped."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    found, last = await asyncio.to_thread(_audit_page, host, after, limit, (actor, item, op))
+    return {"entries": found, "next_after": last}
+
+
+def _audit_page(
+    host: EngineHost, after: int, limit: int, wanted: tuple[str | None, str | None, str | None]
+) -> tuple[list[dict[str, Any]], int]:
+    found: list[dict[str, Any]] = []
+    last = after
+    while len(found) < limit and last - after < AUDIT_SCAN:
+        page = host.store.read(last, AUDIT_PAGE)
+        for record in page:
+            last = record.cursor
+            if record.kind is RecordKind.COMMAND:
+                entry = _audit_entry(record.cursor, json.loads(record.body))
+                if _audit_match(entry, wanted):
+                    found.append(entry)
+                    if len(found) == limit:
+                        break
+        if len(page) < AUDIT_PAGE:
+            break
+    return found, last
+
+
+def _audit_entry(cursor: int, command: dict[str, Any]) -> dict[str, Any]:
+    args = {k: _REDACTED.get(k, v) if k in _REDACTED else v
+            for k, v in command.get("args", {}).items()}  # fmt: skip
+    return {"cursor": cursor, "t": command.get("t"), "op": command.get("op"),
+            "actor": command.get("actor"), "args": args, "refused": command.get("refused")}  # fmt: skip
+
+
+def _audit_match(entry: dict[str, Any], wanted: tuple[str | None, str | None, str | None]) -> bool:
+    actor, item, op = wanted
+    return (
+        (actor is None or entry["actor"] == actor)
+        and (item is None or item in (entry["args"].get("item"), entry["args"].get("item_id")))
+        and (op is None or entry["op"] == op)
+    )
+
+
 # -- the event stream --------------------------------------------------------------------------------
 
 #: The largest cursor a store holds (a signed 64-bit integer, what every database stores).

@@ -262,7 +262,8 @@ async def transfer_item(item_id: str, body: models.TransferIn, caller: Caller, h
     """To a queue of the item's kind, or to one agent (R31)."""
     if (body.queue is None) == (body.agent is None):
         raise ApiProblem(422, "invalid_input", "give exactly one of queue or agent", field="queue")
-    return await _act(host, caller, item_id, "transfer", body.model_dump(exclude_none=True))
+    args = {**body.model_dump(exclude_none=True), "by": caller.name}
+    return await _act(host, caller, item_id, "transfer", args)
 
 
 @router.post("/{item_id}/assign", response_model=models.ItemOut)
@@ -280,7 +281,8 @@ async def assign_item(item_id: str, body: models.AssignIn, caller: Caller, host:
     def view(item: WorkItem) -> dict[str, Any]:
         return {**_view(host, item), "warnings": warnings}
 
-    return await host.command("assign", {"item": item_id, "agent": body.agent}, view)
+    args = {"item": item_id, "agent": body.agent, "by": caller.name}
+    return await host.command("assign", args, view)
 
 
 @router.post("/{item_id}/pick", response_model=models.ItemOut)

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketState
 from unirouter import errors, wellformed
 from unirouter.config import model
 from unirouter.server import auth as auth_module
+from unirouter.server import host as hosting
 from unirouter.server import views, wire
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost, HostStopped, Published, Subscription
@@ -39,6 +40,7 @@ async def agent_stream(websocket: WebSocket, agent_id: str) -> None:
     if caller is None:
         return
     own = caller.role is Role.AGENT
+    hosting.ACTOR.set(caller.name)  # the connection's reconnect and disconnect name their actor
     sub = host.subscribe(lambda record: _concerns(record, agent_id))
     offered = auth_module.websocket_token(websocket) is not None
     await websocket.accept(subprotocol=auth_module.BEARER_PROTOCOL if offered else None)
