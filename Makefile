@@ -3,7 +3,8 @@
 #   make lint    ruff + mypy only
 #   make format  sort imports and format the code in place
 #   make demo    serve the example configuration with live synthetic traffic and agents
-#   make bench   run the engine and simulator benchmarks (prints figures, never fails on timing)
+#   make bench   run the engine, simulator, server and web console benchmarks (prints figures,
+#                never fails on timing)
 #   make mutate  mutation testing of the engine (mutmut; slow, not part of make test or CI):
 #                MUTANTS='unirouter.engine.matching*' narrows it; prints survivors per module
 #   make clean   remove the virtualenv, caches and build output
@@ -65,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/web.py
 
 # The compiled build is a separate copy, never extension modules beside the sources: a stale .so
 # in src/ would shadow every later edit of its .py. Rebuild after changing the code.
