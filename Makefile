@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/theory.py
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/channels.py
+	$(BIN)/python bench/sse_fanout.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/web.py
 

@@ -222,6 +222,37 @@ def test_the_first_writer_of_a_key_wins(store: Store) -> None:
     assert store.recall_key("intake", "abc") == "item-1"
 
 
+def test_keys_given_with_an_append_are_stored_with_its_records(backend: Backend) -> None:
+    """Issue 17 item 8: an append's keys are remembered in the same durable write (first writer
+    wins, as ``remember_key``), and read back after a reopen when the store persists."""
+    store = backend.open()
+    try:
+        store.remember_key("intake:chat", "taken", "item-0")
+        keys = [storage.Key(scope="intake:chat", key="e-1", value="item-1"),
+                storage.Key(scope="intake:chat", key="taken", value="item-2")]  # fmt: skip
+        last = store.append([Record(kind=RecordKind.COMMAND, body=b"{}")], keys)
+        assert last == store.last_cursor() == 1
+        assert store.recall_key("intake:chat", "e-1") == "item-1"
+        assert store.recall_key("intake:chat", "taken") == "item-0"
+    finally:
+        store.close()
+    if backend.persistent:
+        again = backend.open()
+        try:
+            assert again.recall_key("intake:chat", "e-1") == "item-1"
+        finally:
+            again.close()
+
+
+def test_a_refused_append_stores_none_of_its_keys(store: Store) -> None:
+    """Issue 17 item 8: a batch refused whole leaves its keys unwritten too."""
+    keys = [storage.Key(scope="intake:chat", key="e-1", value="item-1")]
+    with pytest.raises(storage.InvalidArgument):
+        store.append([Record(kind=RecordKind.EVENT, body=7)], keys)  # type: ignore[arg-type]
+    assert store.recall_key("intake:chat", "e-1") is None
+    assert store.last_cursor() == 0
+
+
 def test_keys_are_separate_per_scope(store: Store) -> None:
     """The same key in two scopes holds two values."""
     store.remember_key("intake", "k", "a")

@@ -15,7 +15,7 @@ import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, Strict
 
 from unirouter.channels import intake
 from unirouter.channels import mail as mails
@@ -54,7 +54,7 @@ class CaseIn(_In):
     subject: Annotated[str, Field(min_length=1, max_length=998)]
     description: Annotated[str, Field(max_length=256 * 1024)] = ""
     customer: CustomerIn
-    priority: Annotated[int, Field(ge=0, le=model.MAX_PRIORITY)] | None = None
+    priority: Annotated[int, Strict(), Field(ge=0, le=model.MAX_PRIORITY)] | None = None
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
 

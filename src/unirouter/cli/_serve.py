@@ -67,6 +67,10 @@ class _Server(uvicorn.Server):
 @click.option("--failover-grace-s", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="PostgreSQL: after a failover, how long agents have to reopen their stream on "
                    "any server before the new leader marks them offline (R35).")  # fmt: skip
+@click.option("--retain-closed", type=click.IntRange(min=0), default=host_module.RETAIN_CLOSED,
+              show_default=True, envvar="UNIROUTER_RETAIN_CLOSED",
+              help="Closed items kept readable in memory; older ones live on in the log (and "
+                   "their external ids stay taken).")  # fmt: skip
 @click.option("--limit", "limit_pairs", multiple=True, metavar="NAME=VALUE",
               envvar="UNIROUTER_LIMIT",
               help="A server limit (docs/server.md \"Limits\"), e.g. message_text_bytes=8192; "
@@ -80,6 +84,7 @@ def serve(
     advertise_url: str | None,
     lease_s: float,
     failover_grace_s: float,
+    retain_closed: int,
     limit_pairs: tuple[str, ...],
 ) -> None:
     """Serve the HTTP and WebSocket API over a durable log (SPEC §6.3, §9)."""
@@ -88,7 +93,7 @@ def serve(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--limit") from None
     config = cfg.load(config_file) if config_file is not None else None
-    app, engine_host, said = server_app.open_app(db, config, bounds)
+    app, engine_host, said = server_app.open_app(db, config, bounds, retain_closed)
     engine_host.snapshot_every = snapshot_every or None
     click.echo(f"unirouter: {said}", err=True)
     try:

@@ -94,6 +94,14 @@ class Base:
         """A work item by id (read only)."""
         return self._item(item_id)
 
+    @property
+    def forgets_closed(self) -> bool:
+        """Whether closed items may have left memory (``retain_closed`` of them are held): an
+        external id the engine does not know may then still have been taken (the server keeps
+        every intake's key in its store, issue 17 item 8)."""
+        limit = self._retain_closed
+        return limit is not None and len(self._closed_ids) >= limit
+
     def item_by_external_id(self, workstream: str, external_id: str) -> WorkItem | None:
         ident = self._by_external.get((workstream, external_id))
         return None if ident is None else self._items[ident]

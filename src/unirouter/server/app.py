@@ -25,7 +25,7 @@ from unirouter.config import model
 from unirouter.engine import ItemState
 from unirouter.server import limits, models, problems, wire
 from unirouter.server.auth import Authenticator
-from unirouter.server.host import EngineHost
+from unirouter.server.host import RETAIN_CLOSED, EngineHost
 from unirouter.server.routes import admin, agents, items, session, stream
 from unirouter.storage import PostgresStore, open_store
 
@@ -214,13 +214,17 @@ def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:
 
 
 def open_app(
-    db: str, config: model.Config | None, bounds: limits.Limits | None = None
+    db: str,
+    config: model.Config | None,
+    bounds: limits.Limits | None = None,
+    retain_closed: int = RETAIN_CLOSED,
 ) -> tuple[FastAPI, EngineHost, str]:
     """Open the store ``db``, replay its log (or start one from ``config``) and build the app;
     returns the app, its host and a sentence saying what the restore did. On PostgreSQL the host
-    starts as a follower: :func:`unirouter.server.cluster.install` makes it campaign."""
+    starts as a follower: :func:`unirouter.server.cluster.install` makes it campaign.
+    ``retain_closed``: closed items kept readable in memory (older ones live on in the log)."""
     store = open_store(db)
-    host = EngineHost(store)
+    host = EngineHost(store, retain_closed=retain_closed)
     try:
         said = host.restore(config, follow=isinstance(store, PostgresStore))
     except BaseException:

@@ -48,7 +48,7 @@ from unirouter.engine import Engine, ManualClock
 from unirouter.server import commands, replay
 from unirouter.server.metrics import Metrics
 from unirouter.server.projection import Projection
-from unirouter.storage import Record, RecordKind, Store, StoredRecord, StoreLost
+from unirouter.storage import Key, Record, RecordKind, Store, StoredRecord, StoreLost
 
 __all__ = ["EngineHost", "HostStopped", "NotLeader", "Published", "Subscription"]
 
@@ -112,6 +112,12 @@ class _Pending:
     future: asyncio.Future[int]
     #: The engine's snapshot right after these records; stored once they are durable.
     snapshot: bytes | None = None
+    #: The intake keys of the items these records create, stored in the same append.
+    keys: list[Key] = field(default_factory=list)
+
+
+#: The store scope of intake keys: ``intake:WORKSTREAM``, external id → item id (issue 17).
+INTAKE_SCOPE = "intake:"
 
 
 class EngineHost:
@@ -441,7 +447,8 @@ class EngineHost:
         self._feed(command, dicts)
         records = [record, *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
         bodies = [(RecordKind.COMMAND, command), *((RecordKind.EVENT, d) for d in dicts)]
-        self._enqueue(records, bodies, self._take_snapshot(len(records)))
+        keys = [_intake_key(d) for d in dicts if d.get("type") == "item_created"]
+        self._enqueue(records, bodies, self._take_snapshot(len(records)), keys)
 
     def _take_snapshot(self, records: int) -> bytes | None:
         """Every ``snapshot_every`` records, the engine's state right after this command: taken
@@ -458,6 +465,13 @@ class EngineHost:
             log.exception("taking an engine snapshot failed")
             return None
 
+    async def forgotten_intake(self, workstream: str, external_id: str) -> str | None:
+        """The id of the item an intake of (``workstream``, ``external_id``) made, from the store's
+        intake keys (durable with the item, indexed): found also once the engine let the closed
+        item go (issue 17 item 8). None when there was none."""
+        scope = INTAKE_SCOPE + workstream
+        return await asyncio.to_thread(self.store.recall_key, scope, external_id)
+
     def _check_serving(self) -> None:
         if self.failure is not None:
             raise HostStopped("the log could not be written; the server is stopping")
@@ -471,9 +485,10 @@ class EngineHost:
         records: list[Record],
         bodies: list[tuple[RecordKind, dict[str, Any]]],
         snapshot: bytes | None = None,
+        keys: list[Key] | None = None,
     ) -> asyncio.Future[int]:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(records, bodies, future, snapshot))
+        self._queue.append(_Pending(records, bodies, future, snapshot, keys or []))
         self._tail = future
         assert self._wakeup is not None
         self._wakeup.set()
@@ -491,9 +506,10 @@ class EngineHost:
 
     async def _append(self, batch: list[_Pending]) -> bool:
         records = [r for pending in batch for r in pending.records]
+        keys = [k for pending in batch for k in pending.keys]
         started = time.perf_counter()
         try:
-            last = await asyncio.to_thread(self.store.append, records)
+            last = await asyncio.to_thread(self.store.append, records, keys)
         except BaseException as exc:
             self._fail(exc, batch)
             return False
@@ -579,6 +595,12 @@ class EngineHost:
             return
         # The wall clock may read a hair before the deadline the loop woke for: fire it anyway.
         self.execute("advance", {}, at=max(time.time(), due))
+
+
+def _intake_key(created: dict[str, Any]) -> Key:
+    """An ``item_created`` event's intake key: (workstream, external id) → item id."""
+    return Key(scope=INTAKE_SCOPE + str(created["workstream"]), key=str(created["external_id"]),
+               value=str(created["item"]))  # fmt: skip
 
 
 def _record(command: dict[str, Any]) -> Record:

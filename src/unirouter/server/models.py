@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, Strict
 
 from unirouter.config import model
 
@@ -45,8 +45,15 @@ def _seconds(value: float | datetime | None) -> float | None:
     return value
 
 
-Time = Annotated[float | AwareDatetime, AfterValidator(_seconds)]
+#: Strict scalars (issue 17 item 8): ``true`` is not the number 1 nor ``"5"`` the number 5, and
+#: ``0`` is not ``false``; a float field takes an integer (JSON has one number type).
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Seconds = Annotated[float, Strict()]
+Time = Annotated[Seconds | AwareDatetime, AfterValidator(_seconds)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+#: The most capacity units one item may consume (issue 17 item 8); an agent has 100 by default.
+MAX_UNITS = 1_000_000
 
 
 class _In(BaseModel):
@@ -59,8 +66,8 @@ class _Out(BaseModel):
 
 class SkillIn(_In):
     name: Name
-    level: int = Field(default=1, ge=1)
-    optional: bool = False
+    level: Int = Field(default=1, ge=1)
+    optional: Bool = False
 
 
 class ItemIn(_In):
@@ -71,15 +78,15 @@ class ItemIn(_In):
     channel: Name | None = None
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
     customer: dict[str, JsonValue] = Field(default_factory=dict)
-    priority: int | None = Field(default=None, ge=0, le=100_000)
+    priority: Int | None = Field(default=None, ge=0, le=100_000)
     skills: list[SkillIn] | None = None
-    units: int | None = Field(default=None, ge=0)
+    units: Int | None = Field(default=None, ge=0, le=MAX_UNITS)
     profiles: list[Name] | None = None
     available_at: Time | None = None
     callback_at: Time | None = None
     phone: Annotated[str, Field(max_length=64)] | None = None
     due_at: Time | None = None
-    ttl_s: float | None = Field(default=None, gt=0)
+    ttl_s: Seconds | None = Field(default=None, gt=0)
     preferred_agents: list[Name] | None = None
 
 
@@ -87,7 +94,7 @@ class ItemPatch(_In):
     """Change a waiting item (R7): attributes are merged, priority replaced."""
 
     attributes: dict[str, JsonValue] | None = None
-    priority: int | None = Field(default=None, ge=0, le=100_000)
+    priority: Int | None = Field(default=None, ge=0, le=100_000)
 
 
 class CancelIn(_In):
@@ -100,7 +107,7 @@ WrapUpCode = Annotated[str, Field(min_length=1, max_length=100)]
 class CompleteIn(_In):
     """``wrap_up: false`` closes at once; ``code`` is the wrap-up code."""
 
-    wrap_up: bool = True
+    wrap_up: Bool = True
     code: WrapUpCode | None = None
 
 

@@ -26,8 +26,9 @@ class MemoryStore:
         self._keys: dict[tuple[str, str], str] = {}
         self._closed = False
 
-    def append(self, records: Sequence[port.Record]) -> int:
+    def append(self, records: Sequence[port.Record], keys: Sequence[port.Key] = ()) -> int:
         rows = port.encode_records(records)
+        key_rows = port.encode_keys(keys)
         with self._lock:
             self._check_open()
             first = len(self._records) + 1
@@ -35,6 +36,8 @@ class MemoryStore:
                 port.StoredRecord(cursor=first + offset, kind=kind, body=body)
                 for offset, (kind, body) in enumerate(rows)
             )
+            for scope, key, value in key_rows:
+                self._keys.setdefault((scope, key), value)
             return len(self._records)
 
     def read(self, after: int = 0, limit: int | None = None) -> list[port.StoredRecord]:

@@ -40,6 +40,7 @@ __all__ = [
     "Fenced",
     "IncompatibleSchema",
     "InvalidArgument",
+    "Key",
     "Record",
     "RecordKind",
     "Snapshot",
@@ -53,6 +54,7 @@ __all__ = [
     "check_limit",
     "check_snapshot",
     "check_text",
+    "encode_keys",
     "encode_records",
     "redacted",
 ]
@@ -75,6 +77,20 @@ class Record:
 
     kind: RecordKind
     body: bytes | str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Key:
+    """An idempotency key written by an append, in the same atomic write as its records: under
+    (``scope``, ``key``) the first ``value`` stored wins, as with :meth:`Store.remember_key`.
+
+    The server keeps each intake's (workstream, external_id) → item id so, durable with the item
+    and indexed by the table's key, so a repeat is known after the item left memory (issue 17).
+    """
+
+    scope: str
+    key: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,11 +118,12 @@ class Store(Protocol):
     a crash. Implementations are thread-safe.
     """
 
-    def append(self, records: Sequence[Record]) -> int:
+    def append(self, records: Sequence[Record], keys: Sequence[Key] = ()) -> int:
         """Append ``records`` atomically (all or none) and durably; return the cursor of the last one.
 
         The records get consecutive cursors, higher than every cursor before. An empty batch writes
-        nothing and returns :meth:`last_cursor`.
+        nothing and returns :meth:`last_cursor`. ``keys`` are remembered (first writer wins) in the
+        same atomic write: none of them is stored unless the records are.
         """
         ...
 
@@ -249,6 +266,17 @@ def encode_records(records: Sequence[Record]) -> list[tuple[RecordKind, bytes]]:
         if not isinstance(record, Record):
             raise InvalidArgument("record", "a Record", index)
         rows.append((_kind(record.kind, index), _body(record.body, index)))
+    return rows
+
+
+def encode_keys(keys: Sequence[Key]) -> list[tuple[str, str, str]]:
+    """Check the keys of an append before any of it is written: (scope, key, value) rows."""
+    rows: list[tuple[str, str, str]] = []
+    for key in keys:
+        if not isinstance(key, Key):
+            raise InvalidArgument("keys", "a sequence of Key")
+        rows.append((check_text(key.scope, "scope"), check_text(key.key, "key"),
+                     check_text(key.value, "value")))  # fmt: skip
     return rows
 
 

@@ -98,6 +98,12 @@ _INSERT = (
 )
 
 
+_INSERT_KEYS = (
+    "INSERT INTO idempotency_keys (scope, key, value) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT (scope, key) DO NOTHING"
+)
+
+
 def conninfo(url: str) -> str:
     """The libpq URL of a ``--db`` URL: ``postgresql+psycopg://`` and ``postgres://`` accepted."""
     scheme, _, rest = url.partition("://")
@@ -210,13 +216,15 @@ class PostgresStore:
         moved to a newer term (another server was elected)."""
         self._term = term
 
-    def append(self, records: Sequence[port.Record]) -> int:
+    def append(self, records: Sequence[port.Record], keys: Sequence[port.Key] = ()) -> int:
         rows = port.encode_records(records)
-        if not rows:
+        key_rows = port.encode_keys(keys)
+        if not rows and not key_rows:
             return self.last_cursor()
         kinds = [kind.value for kind, _ in rows]
         bodies = [body for _, body in rows]
-        return self.committer.submit(functools.partial(_append, kinds, bodies, self._term))
+        append = functools.partial(_append, kinds, bodies, self._term, key_rows)
+        return self.committer.submit(append)
 
     def read(self, after: int = 0, limit: int | None = None) -> list[port.StoredRecord]:
         after = port.check_cursor(after, "after")
@@ -294,14 +302,24 @@ class PostgresStore:
             yield connection
 
 
-def _append(kinds: list[str], bodies: list[bytes], term: int | None, tx: _Transactions) -> int:
+def _append(
+    kinds: list[str],
+    bodies: list[bytes],
+    term: int | None,
+    keys: list[tuple[str, str, str]],
+    tx: _Transactions,
+) -> int:
     connection = tx.connection
     row = connection.execute(_ADVANCE, (len(kinds), term, term)).fetchone()
     if row is None:
         current = connection.execute("SELECT term FROM log_head WHERE id = 1").fetchone()
         raise port.Fenced(term or 0, int(current[0]) if current else 0)
     last = int(row[0])
-    connection.execute(_INSERT, (last - len(kinds), term or 0, kinds, bodies))
+    if kinds:
+        connection.execute(_INSERT, (last - len(kinds), term or 0, kinds, bodies))
+    if keys:  # in the records' transaction (and behind their fence): stored with them or not
+        scopes, names, values = (list(column) for column in zip(*keys, strict=True))
+        connection.execute(_INSERT_KEYS, (scopes, names, values))
     tx.appended = last
     return last
 

@@ -54,6 +54,10 @@ _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
 )"""
 
 _INSERT_RECORD = "INSERT INTO records (kind, body) VALUES (?, ?)"
+_INSERT_KEY = (
+    "INSERT INTO idempotency_keys (scope, key, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (scope, key) DO NOTHING"
+)
 _FOUND_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
 _KINDS = {kind.value: kind for kind in port.RecordKind}
 _IDLE_READERS = 8
@@ -201,11 +205,12 @@ class SqliteStore:
         self._writer = writer
         self._readers = _Readers(functools.partial(self._connect, read_only=True))
 
-    def append(self, records: Sequence[port.Record]) -> int:
+    def append(self, records: Sequence[port.Record], keys: Sequence[port.Key] = ()) -> int:
         rows = [(kind.value, body) for kind, body in port.encode_records(records)]
-        if not rows:
+        key_rows = port.encode_keys(keys)
+        if not rows and not key_rows:
             return self.last_cursor()
-        return self.committer.submit(functools.partial(_insert_records, rows))
+        return self.committer.submit(functools.partial(_insert_records, rows, key_rows))
 
     def read(self, after: int = 0, limit: int | None = None) -> list[port.StoredRecord]:
         after = port.check_cursor(after, "after")
@@ -305,7 +310,15 @@ class SqliteStore:
             raise port.StoreUnavailable(self.path, str(exc)) from exc
 
 
-def _insert_records(rows: list[tuple[str, bytes]], connection: sqlite3.Connection) -> int:
+def _insert_records(
+    rows: list[tuple[str, bytes]], keys: list[tuple[str, str, str]], connection: sqlite3.Connection
+) -> int:
+    if keys:  # in the records' transaction: stored with them or not at all
+        connection.executemany(_INSERT_KEY, keys)
+    if not rows:
+        return int(connection.execute(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0)"
+        ).fetchone()[0])  # fmt: skip
     if len(rows) == 1:  # the common case, one statement instead of two
         return int(connection.execute(_INSERT_RECORD, rows[0]).lastrowid or 0)
     connection.executemany(_INSERT_RECORD, rows)

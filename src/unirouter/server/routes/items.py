@@ -66,6 +66,9 @@ async def create_item(
     check_size(body.attributes, "attributes")
     check_size(body.customer, "customer")
     existing = host.engine.item_by_external_id(body.workstream, body.external_id)
+    if existing is None and host.engine.forgets_closed:
+        await _not_forgotten(host, body.workstream, body.external_id)
+        existing = host.engine.item_by_external_id(body.workstream, body.external_id)
     if existing is not None:
         response.status_code = 200
         answer = host.read(lambda: _view(host, existing))
@@ -77,6 +80,17 @@ async def create_item(
     if _is_conversation(host, body.workstream):
         return await _with_token(auth, item_id, answer)
     return await answer
+
+
+async def _not_forgotten(host: EngineHost, workstream: str, external_id: str) -> None:
+    """A repeat of an intake whose item was closed and left memory is still a repeat (issue 17
+    item 8): the store's durable, indexed intake keys know it, and it is refused (409 naming
+    ``external_id`` and the ``item``) rather than made a second time."""
+    forgotten = await host.forgotten_intake(workstream, external_id)
+    if forgotten is not None and host.engine.item_by_external_id(workstream, external_id) is None:
+        raise ApiProblem(409, "already_closed", f"external_id {external_id!r} of workstream "
+                         f"{workstream!r} was item {forgotten}, closed and no longer held; "
+                         "nothing was created", field="external_id", item=forgotten)  # fmt: skip
 
 
 @router.get("", response_model=models.ItemList)

@@ -93,11 +93,14 @@ async def _pump(host: EngineHost, websocket: WebSocket, sub: Subscription) -> No
             if getter not in done:
                 getter.cancel()
                 return
-            record = getter.result()
-            if record is None or sub.overflowed:
-                await websocket.close(code=1012 if record is None else 1008)
-                return
-            await websocket.send_text(_frame(host, record))
+            records = [getter.result()]
+            while not sub.queue.empty():  # the rest of the append: no task and wait per frame
+                records.append(sub.queue.get_nowait())
+            for record in records:
+                if record is None or sub.overflowed:
+                    await websocket.close(code=1012 if record is None else 1008)
+                    return
+                await websocket.send_text(_frame(host, record))
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
