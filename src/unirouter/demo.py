@@ -166,7 +166,8 @@ def run(options: DemoOptions, echo: Echo) -> None:
     sock = server_app.listen_socket(options.host, options.port)
     shown = f"[{options.host}]" if ":" in options.host else options.host
     url = f"http://{shown}:{sock.getsockname()[1]}"
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    served = server_app.uvicorn_config(app, app.state.limits, log_level="warning", lifespan="on")
+    server = _Server(served)
     seed = loaded.seed if options.seed is None else options.seed
     shared = _Shared(url=url, tokens=tokens, speed=options.speed, rng=random.Random(seed))
     shared.channels = app.state.channels

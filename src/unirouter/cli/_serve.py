@@ -102,7 +102,8 @@ def serve(
         engine_host.store.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="auto"))
+    server = _Server(server_app.uvicorn_config(app, bounds, log_level="warning", lifespan="on",
+                                          ws="auto"))  # fmt: skip
     shown = f"[{host}]" if ":" in host else host
     server.url = f"http://{shown}:{bound}"
     if isinstance(engine_host.store, PostgresStore):

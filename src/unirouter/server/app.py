@@ -24,12 +24,13 @@ from unirouter.channels import runtime as channel_runtime
 from unirouter.config import model
 from unirouter.engine import ItemState
 from unirouter.server import limits, models, problems, wire
+from unirouter.server._http import uvicorn_config
 from unirouter.server.auth import Authenticator
 from unirouter.server.host import RETAIN_CLOSED, EngineHost
 from unirouter.server.routes import admin, agents, items, session, stream
 from unirouter.storage import PostgresStore, open_store
 
-__all__ = ["BODY_LIMIT", "create_app", "listen_socket", "open_app"]
+__all__ = ["BODY_LIMIT", "create_app", "listen_socket", "open_app", "uvicorn_config"]
 
 #: SPEC §10: request bodies over 1 MiB are refused (413).
 BODY_LIMIT = 1024 * 1024
@@ -56,7 +57,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break
+                return  # the client left (or was dropped) before its body arrived: run nothing
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.limit:
@@ -180,10 +181,12 @@ PROBLEM_STATUSES = {
     401: "No valid bearer token",
     403: "Beyond the token's role",
     404: "Unknown id",
+    408: "The request head or body stalled (the connection is closed)",
     409: "Illegal transition",
     413: "Request body over 1 MiB, or a message over its size limit",
     422: "Invalid input",
     429: "Over a rate limit (Retry-After says when to try again)",
+    431: "Request head over its size limit (the connection is closed)",
     503: "The server is not serving (stopping, or the log could not be written)",
 }
 

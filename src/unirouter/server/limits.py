@@ -62,6 +62,16 @@ class Limits:
     config_depth: int = bounded.DEFAULT.max_depth
     config_nodes: int = bounded.DEFAULT.max_nodes
     config_parse_ms: int = 10_000
+    #: The connection (``server/_http.py``): a request head's bytes (431 past it), how long a head
+    #: and a body may take to arrive (408, then the connection is closed), how long an idle
+    #: keep-alive connection stays open, how many connections are served at once (503 past it),
+    #: and the largest WebSocket message an agent's stream takes.
+    header_bytes: int = 64 * 1024
+    header_timeout_ms: int = 10_000
+    body_timeout_ms: int = 30_000
+    keep_alive_s: int = 5
+    connections: int = 4_096
+    websocket_message_bytes: int = 1024 * 1024
 
 
 def parse(pairs: Iterable[str], base: Limits | None = None) -> Limits:
