@@ -9,7 +9,13 @@ itself (never trusting the server's own replay), then proves:
   and every acknowledged accept and close is in the log;
 * no item is assigned twice, and no offer expired before its deadline;
 * every agent's used capacity equals the fold of the log's holds and releases;
-* every offer still open keeps the ``expires_at`` it was made with.
+* every offer still open keeps the ``expires_at`` it was made with;
+* every event pushed to an agent's WebSocket before the kill is in the log after the restart, at the
+  cursor it was pushed with and equal to it (a push before the event is durable would fail this),
+  and every offer a ``hello`` listed was made in the log.
+
+Every other server runs with a small snapshot interval, so restarts restore snapshots (the test
+asserts that some did, and that none was ignored) as well as replaying the whole log.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from server_support import Server, _sha, start_server
 
 SEED = 20240611
 ROUNDS = 8
+#: Log records between snapshots on every other server: a round writes a few hundred.
+SMALL_SNAPSHOT_EVERY = 40
 AGENTS = ("ana", "ben", "cy", "dee")
 INTAKE_CLIENTS = 4
 UNITS = 25  # four chats fill an agent's 100 units
@@ -81,6 +89,8 @@ class Cluster:
     acked_accepts: dict[str, str] = field(default_factory=dict)  # offer -> agent
     acked_closes: set[str] = field(default_factory=set)
     seen_offers: dict[str, float] = field(default_factory=dict)  # offer -> expires_at
+    pushed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (cursor, event)
+    hello_offers: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
     def gate(self) -> str | None:
@@ -149,7 +159,34 @@ def _serve_offers(
 ) -> None:
     hello = json.loads(ws.recv(timeout=5))
     pending = [(o["id"], o["item"], o["expires_at"]) for o in hello["agent"]["offers"]]
+    cluster.hello_offers.update(offer for offer, _item, _expires in pending)
     closing: list[str] = list(hello["agent"]["active"])
+    try:
+        _answer_offers(cluster, agent, rng, ws, post, pending, closing)
+        _record_until_closed(cluster, ws)
+    finally:  # the kill failed a request or dropped the stream: keep what was pushed before it
+        with contextlib.suppress(TimeoutError, websockets.exceptions.WebSocketException):
+            while True:  # until the dropped connection's last buffered frame
+                _receive(cluster, ws, 0.5)
+
+
+def _receive(cluster: Cluster, ws: ws_client.ClientConnection, timeout: float) -> dict[str, Any]:
+    """The next frame; an event frame is kept: after the restart it must be in the log."""
+    frame: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
+    if frame.get("type") == "event":
+        cluster.pushed.append((frame["cursor"], frame["event"]))
+    return frame
+
+
+def _answer_offers(
+    cluster: Cluster,
+    agent: str,
+    rng: random.Random,
+    ws: ws_client.ClientConnection,
+    post: Callable[..., httpx.Response],
+    pending: list[tuple[str, str, float]],
+    closing: list[str],
+) -> None:
     while cluster.up.is_set() and not cluster.done.is_set():
         for offer, item, expires_at in pending:
             cluster.seen_offers[offer] = expires_at
@@ -162,10 +199,18 @@ def _serve_offers(
                 if closed.status_code == 200:
                     cluster.acked_closes.add(item)
         with contextlib.suppress(TimeoutError):
-            frame = json.loads(ws.recv(timeout=0.1))
-            event = frame.get("event", {})
+            event = _receive(cluster, ws, 0.1).get("event", {})
             if event.get("type") == "offer_made":
                 pending.append((event["offer"], event["item"], event["expires_at"]))
+
+
+def _record_until_closed(cluster: Cluster, ws: ws_client.ClientConnection) -> None:
+    """Once the kill is coming, answer nothing more but keep every event pushed until the kill
+    drops the connection: the last pushes before a crash are the ones a push made before its event
+    was durable would lose."""
+    while not cluster.done.is_set():
+        with contextlib.suppress(TimeoutError):
+            _receive(cluster, ws, 0.1)
 
 
 def _answer(
@@ -201,6 +246,8 @@ class Fold:
     holds: dict[str, str] = field(default_factory=dict)  # item -> agent holding its capacity
     open_offers: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     early_expiries: list[str] = field(default_factory=list)
+    made: set[str] = field(default_factory=set)
+    by_cursor: dict[int, dict[str, Any]] = field(default_factory=dict)
     events: int = 0
 
     def used(self) -> dict[str, int]:
@@ -214,11 +261,12 @@ def fold_log(db: Path, upto: int) -> Fold:
     """The log's events up to cursor ``upto``. Capacity is held from the offer (R22) or the
     assignment until an offer ends unanswered, a release is recorded, or the item closes."""
     fold = Fold()
-    query = "SELECT body FROM records WHERE kind = 'event' AND cursor <= ? ORDER BY cursor"
+    query = "SELECT cursor, body FROM records WHERE kind = 'event' AND cursor <= ? ORDER BY cursor"
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
         rows = connection.execute(query, (upto,))
-        for (body,) in rows:
-            _fold_event(fold, json.loads(body))
+        for cursor, body in rows:
+            event = fold.by_cursor[cursor] = json.loads(body)
+            _fold_event(fold, event)
     return fold
 
 
@@ -228,6 +276,7 @@ def _fold_event(fold: Fold, e: dict[str, Any]) -> None:
     if kind == "item_created":
         fold.created[e["external_id"]] = item
     elif kind == "offer_made":
+        fold.made.add(e["offer"])
         fold.holds[item] = e["agent"]
         fold.open_offers[e["offer"]] = (item, e["agent"], e["expires_at"])
     elif kind in ("offer_accepted", "offer_declined", "offer_expired", "offer_withdrawn"):
@@ -295,6 +344,10 @@ def check_restart(cluster: Cluster, tally: Counter[str]) -> None:
         if offer in cluster.seen_offers:
             assert cluster.seen_offers[offer] == expires_at
             tally["open offers kept"] += 1
+    not_logged = [(c, e) for c, e in cluster.pushed if fold.by_cursor.get(c) != e]
+    assert not not_logged, f"pushed on a WebSocket, not in the log after restart: {not_logged[:3]}"
+    assert cluster.hello_offers <= fold.made, "a hello listed an offer the log never made"
+    tally["pushed events checked"] = len(cluster.pushed)
     tally["acked intakes"] = len(cluster.acked_items)
     tally["items checked"] += len(cluster.acked_items)
     tally["acked accepts"] = len(cluster.acked_accepts)
@@ -328,23 +381,31 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     config.write_text(CONFIG)
     db = tmp_path / "crash.db"
     cluster = Cluster(server=start_server(db, config), workers=INTAKE_CLIENTS + len(AGENTS))
+    servers = [cluster.server]
     tally: Counter[str] = Counter()
     cluster.up.set()
     try:
         with _workers(cluster, rng):
-            for _ in range(ROUNDS):
+            for round_ in range(ROUNDS):
                 time.sleep(rng.uniform(0.8, 2.5))
                 cluster.up.clear()
                 cluster.server.stop(signal.SIGKILL)
                 tally["kills"] += 1
                 cluster.wait_parked()
-                cluster.server = start_server(db, None)
+                small = ("--snapshot-every", str(SMALL_SNAPSHOT_EVERY)) if round_ % 2 == 0 else ()
+                cluster.server = start_server(db, None, *small)
+                servers.append(cluster.server)
                 check_restart(cluster, tally)
                 assert not cluster.errors, cluster.errors
                 cluster.up.set()
     finally:
         cluster.server.stop()
     assert tally["acked accepts"] > 0 and tally["acked closes"] > 0
+    assert tally["pushed events checked"] > 0
+    said = "".join(line for server in servers for line in server.stderr)
+    tally["snapshot restores"] = said.count("restored the snapshot")
+    assert tally["snapshot restores"] > 0, said
+    assert "ignored the snapshot" not in said, said
     summary = ", ".join(f"{key}: {value}" for key, value in tally.items())
     record_property("crash_tally", summary)
     print(f"\ncrash tally: {summary}")
