@@ -1,7 +1,7 @@
-"""The connection's own limits (issue 17 item 5), probed with raw sockets on loopback: a request
-head over ``header_bytes`` is refused (431) without being read to its end, a head or a body that
-stalls is dropped after its timeout (408, then closed), and connections past ``connections`` get
-503. A dropped request runs nothing."""
+"""The connection's own limits (issue 17 item 5; SPEC §10, oversize input is refused), probed with
+raw sockets on loopback: a request head over ``header_bytes`` is refused (431) without being
+read to its end, a head or a body that stalls is dropped after its timeout (408, then closed),
+and connections past ``connections`` get 503. A dropped request runs nothing."""
 
 from __future__ import annotations
 

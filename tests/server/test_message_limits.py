@@ -1,7 +1,7 @@
-"""Conversation messages are bounded (issue 17 item 2, issue 16 item 5): a closed conversation
-takes no more messages (409), a message has a size limit naming its field (413), a conversation
-and a token have rate and volume limits (429 with Retry-After) and a total (409), and reads come a
-page at a time. Every refusal writes nothing."""
+"""Conversation messages are bounded (issue 17 item 2, issue 16 item 5; SPEC §10, bad input changes
+nothing): a closed conversation takes no more messages (409), a message has a size limit naming
+its field (413), a conversation and a token have rate and volume limits (429 with Retry-After)
+and a total (409), and reads come a page at a time. Every refusal writes nothing."""
 
 from __future__ import annotations
 
