@@ -37,14 +37,17 @@ class RemoteError(UnirouterError):
     """The server could not be reached, or refused the request; the sentence says which."""
 
 
-def put_config(url: str, token: str, file: Path, *, dry_run: bool) -> dict[str, Any]:
+def put_config(
+    url: str, token: str, file: Path, *, dry_run: bool, allow_destructive: bool = False
+) -> dict[str, Any]:
     """Validate ``file`` locally, then ``PUT`` it to the server at ``url``; the server's answer."""
     document = cfg.load(file).model_dump(mode="json", warnings=False)
     endpoint = url.rstrip("/") + "/v1/config"
+    params = {"dry_run": str(dry_run).lower(), "allow_destructive": str(allow_destructive).lower()}
     try:
         response = httpx.put(
             endpoint,
-            params={"dry_run": "true"} if dry_run else None,
+            params=params,
             json=document,
             headers={"Authorization": f"Bearer {token}"},
             timeout=TIMEOUT_S,
@@ -74,30 +77,48 @@ def _problem_sentence(response: httpx.Response) -> str:
 
 
 def describe_diff(diff: dict[str, dict[str, list[str]]]) -> list[str]:
-    """``+ queues.billing`` added, ``- agents.carol`` removed, ``~ workstreams.chat`` changed."""
+    """``+ queues.billing`` added, ``- agents.carol`` removed, ``~ workstreams.chat`` changed
+    (with the fields that changed: ``~ queues.billing: members, overflow[0].action``)."""
     lines: list[str] = []
     for section, change in sorted(diff.items()):
-        for mark, key in (("+", "added"), ("-", "removed"), ("~", "changed")):
-            lines.extend(f"{mark} {section}.{name}" for name in change.get(key, []))
+        lines.extend(f"+ {section}.{name}" for name in change.get("added", []))
+        lines.extend(f"- {section}.{name}" for name in change.get("removed", []))
+        fields = change.get("fields", [])
+        for name in change.get("changed", []):
+            said = ", ".join(_within(fields, name))
+            lines.append(f"~ {section}.{name}" + (f": {said}" if said else ""))
     return lines or ["no changes"]
+
+
+def _within(fields: list[str], name: str) -> list[str]:
+    """The changed field paths of entry ``name``, relative to it."""
+    return [f.removeprefix(name).lstrip(".") for f in fields
+            if f.startswith((f"{name}.", f"{name}["))]  # fmt: skip
 
 
 _URL = click.option(
     "--url", default=DEFAULT_URL, show_default=True, help="The running server's base URL."
 )
 _TOKEN = click.option("--token", required=True, help="An admin bearer token (or UNIROUTER_TOKEN).")
+_DESTRUCTIVE = click.option(
+    "--allow-destructive",
+    is_flag=True,
+    help="Apply even a configuration that removes every queue (an empty file does).",
+)
 
 
 @click.command("diff", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @_URL
 @_TOKEN
-def config_diff(file: Path, url: str, token: str) -> None:
+@_DESTRUCTIVE
+def config_diff(file: Path, url: str, token: str, allow_destructive: bool) -> None:
     """Validate FILE and show what applying it to the server at --url would change (R42 dry run).
 
-    Changes nothing. Prints one line per added (+), removed (-) or changed (~) entry.
+    Changes nothing, and refuses exactly what apply would refuse. Prints one line per added (+),
+    removed (-) or changed (~) entry, a changed one with the fields that changed.
     """
-    answer = put_config(url, token, file, dry_run=True)
+    answer = put_config(url, token, file, dry_run=True, allow_destructive=allow_destructive)
     click.echo(f"running configuration: version {answer['version']}")
     for line in describe_diff(answer["diff"]):
         click.echo(line)
@@ -107,12 +128,14 @@ def config_diff(file: Path, url: str, token: str) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @_URL
 @_TOKEN
-def config_apply(file: Path, url: str, token: str) -> None:
+@_DESTRUCTIVE
+def config_apply(file: Path, url: str, token: str, allow_destructive: bool) -> None:
     """Validate FILE and apply it atomically to the server at --url (R41, R42).
 
-    Either the whole configuration takes effect for the next decision, or nothing changes.
+    Either the whole configuration takes effect for the next decision, or nothing changes. One
+    that removes every queue is refused unless --allow-destructive.
     """
-    answer = put_config(url, token, file, dry_run=False)
+    answer = put_config(url, token, file, dry_run=False, allow_destructive=allow_destructive)
     click.echo(f"applied: version {answer['version']}")
     for line in describe_diff(answer["diff"]):
         click.echo(line)

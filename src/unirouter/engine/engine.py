@@ -425,6 +425,11 @@ class Engine(intake.Intake):
 
     # -- configuration and time ---------------------------------------------------------------------------
 
+    def check_config(self, config: model.Config) -> None:
+        """What :meth:`apply_config` would refuse about ``config`` now, without applying it (a dry
+        run refuses exactly what an apply refuses, R42): ``ConfigError`` with every issue."""
+        self._check_live_workstreams(config)
+
     def apply_config(self, config: model.Config) -> int:
         """Atomically switch to a validated configuration for the next decision (R42)."""
         self._begin()

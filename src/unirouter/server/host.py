@@ -46,6 +46,7 @@ from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
 from unirouter.engine import Engine, ManualClock
 from unirouter.server import commands, replay
+from unirouter.server.config_versions import ConfigVersions
 from unirouter.server.metrics import Metrics
 from unirouter.server.projection import Projection
 from unirouter.storage import Key, Record, RecordKind, Store, StoredRecord, StoreLost
@@ -145,9 +146,12 @@ class EngineHost:
         self.channel_index = ChannelIndex()
         #: Per-interval KPIs of the whole log for the reports (issue 13).
         self.reports = analytics_fold.LogFold()
+        #: The configurations applied, by version (issue 16 item 4).
+        self.config_versions = ConfigVersions()
         self.folds: list[Callable[[dict[str, Any], list[dict[str, Any]]], None]] = [
             self.channel_index.feed,
             self.reports.feed,
+            self.config_versions.feed,
         ]
         self._retain = retain_closed
         self._engine: Engine | None = None

@@ -29,7 +29,15 @@ router = APIRouter()
 SSE_PAGE = 500
 KEEPALIVE_S = 15.0
 YAML_TYPE = "application/yaml"
-_SECTIONS = ("skills", "capacity_profiles", "calendars", "workstreams", "queues", "agents")
+_SECTIONS = (
+    "skills",
+    "capacity_profiles",
+    "calendars",
+    "workstreams",
+    "queues",
+    "agents",
+    "presences",
+)
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -59,6 +67,12 @@ async def get_config(
     )
 
 
+DryRun = Annotated[bool, Query(description="Validate and diff only; change nothing")]
+AllowDestructive = Annotated[
+    bool, Query(description="Apply even a configuration that removes every queue")
+]
+
+
 @router.put(
     "/v1/config",
     response_model=models.ConfigResult,
@@ -78,23 +92,107 @@ async def put_config(
     caller: Caller,
     host: Host,
     bounds: Limited,
-    dry_run: Annotated[bool, Query(description="Validate and diff only; change nothing")] = False,
+    dry_run: DryRun = False,
+    allow_destructive: AllowDestructive = False,
 ) -> Any:
     """Validate a whole configuration (R41) and show its diff against the running one; unless
     ``dry_run``, apply it atomically for the next decision (R42). JSON or YAML bodies, read in
-    a worker thread within size, depth and alias bounds (docs/server.md "Limits")."""
+    a worker thread within size, depth and alias bounds (docs/server.md "Limits"). One that
+    removes every queue (an empty file does) is refused unless ``allow_destructive``; a dry run
+    refuses exactly what an apply would."""
     caller.allow(Role.ADMIN)
     content_type, raw = request.headers.get("content-type", ""), await request.body()
     running = host.engine.config
     new, diff = await request.app.state.config_parser.run(
         lambda: _checked(content_type, raw, running, bounds)
     )
+    return await _apply(host, new, dry_run=dry_run, allow_destructive=allow_destructive, diff=diff)
+
+
+async def _apply(
+    host: EngineHost,
+    new: model.Config,
+    *,
+    dry_run: bool,
+    allow_destructive: bool,
+    diff: dict[str, dict[str, list[str]]] | None = None,
+    rollback_of: int | None = None,
+) -> dict[str, Any]:
+    """The checks an apply makes, then the apply (or, dry, only the checks): the same refusals."""
+    engine = host.engine
+    if not allow_destructive:
+        _refuse_destructive(engine.config, new)
+    if diff is None:
+        diff = config_diff(engine.config, new)
+    extra = {} if rollback_of is None else {"rollback_of": rollback_of}
     if dry_run:
-        return await host.read(
-            lambda: {"applied": False, "version": host.engine.config_version, "diff": diff}
-        )
-    version: int = await host.command("apply_config", {"config": commands.config_json(new)})
-    return {"applied": True, "version": version, "diff": diff}
+
+        def checked() -> dict[str, Any]:
+            engine.check_config(new)  # what the engine would refuse (R42), nothing applied
+            return {"applied": False, "version": engine.config_version, "diff": diff, **extra}
+
+        return await host.read(checked)
+    args = {"config": commands.config_json(new), **extra}
+    version: int = await host.command("apply_config", args)
+    return {"applied": True, "version": version, "diff": diff, **extra}
+
+
+def _refuse_destructive(old: model.Config, new: model.Config) -> None:
+    """An empty configuration, or one that keeps none of the running queues, would leave every
+    item nowhere to go: refused (422 naming ``queues``) unless asked for explicitly."""
+    if old.queues and not set(old.queues) & set(new.queues):
+        raise ApiProblem(
+            422, "destructive_configuration",
+            f"the configuration removes every queue ({', '.join(sorted(old.queues))}); "
+            "send allow_destructive=true (unirouter config apply --allow-destructive) to apply it",
+            field="queues",
+        )  # fmt: skip
+
+
+@router.get("/v1/config/versions", tags=["configuration"])
+async def config_versions(caller: Caller, host: Host) -> Any:
+    """Every configuration version applied, oldest first: ``version``, ``t``, ``actor``,
+    ``rollback_of`` and ``kept`` (the newest 50 are kept whole to read and roll back to)."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    return await host.read(lambda: {"current": host.engine.config_version,
+                                    "versions": host.config_versions.listing()})  # fmt: skip
+
+
+@router.get(
+    "/v1/config/versions/{version}", response_model=models.ConfigOut, tags=["configuration"]
+)
+async def config_version(version: int, caller: Caller, host: Host) -> Any:
+    """The configuration applied as ``version`` (404 when it was never applied or not kept)."""
+    caller.allow(Role.ADMIN, Role.SUPERVISOR)
+    return {"version": version, "config": _kept(host, version)}
+
+
+@router.post(
+    "/v1/config/versions/{version}/rollback",
+    response_model=models.ConfigResult,
+    tags=["configuration"],
+)
+async def rollback_config(
+    version: int,
+    caller: Caller,
+    host: Host,
+    dry_run: DryRun = False,
+    allow_destructive: AllowDestructive = False,
+) -> Any:
+    """Apply the configuration of an earlier ``version`` again, as a new version (R42), with the
+    checks of any apply."""
+    caller.allow(Role.ADMIN)
+    new = configuration.validate(_kept(host, version))
+    return await _apply(host, new, dry_run=dry_run, allow_destructive=allow_destructive,
+                        rollback_of=version)  # fmt: skip
+
+
+def _kept(host: EngineHost, version: int) -> dict[str, Any]:
+    config = host.config_versions.config(version)
+    if config is None:
+        raise ApiProblem(404, "not_found", f"no kept configuration of version {version}",
+                         field="version")  # fmt: skip
+    return config
 
 
 def _checked(
@@ -134,15 +232,18 @@ def _validated(data: object, node: yaml.Node | None, is_yaml: bool) -> model.Con
 
 
 def config_diff(old: model.Config, new: model.Config) -> dict[str, dict[str, list[str]]]:
-    """Per section, the names added, removed and changed (R42 dry run)."""
+    """Per section, the names added, removed and changed, and under ``fields`` the paths of the
+    fields that changed in each changed entry (``billing.members``) (R42 dry run)."""
     before, after = commands.config_json(old), commands.config_json(new)
     out: dict[str, dict[str, list[str]]] = {}
     for section in _SECTIONS:
         a, b = before.get(section, {}), after.get(section, {})
+        changed = sorted(n for n in set(a) & set(b) if a[n] != b[n])
         out[section] = {
             "added": sorted(set(b) - set(a)),
             "removed": sorted(set(a) - set(b)),
-            "changed": sorted(n for n in set(a) & set(b) if a[n] != b[n]),
+            "changed": changed,
+            "fields": [path for n in changed for path in _changed_fields(a[n], b[n], n)],
         }
     tokens_a = {t["name"]: t for t in before["auth"]["tokens"]}
     tokens_b = {t["name"]: t for t in after["auth"]["tokens"]}
@@ -152,6 +253,20 @@ def config_diff(old: model.Config, new: model.Config) -> dict[str, dict[str, lis
         "changed": sorted(n for n in set(tokens_a) & set(tokens_b) if tokens_a[n] != tokens_b[n]),
     }
     return out
+
+
+def _changed_fields(a: Any, b: Any, path: str) -> list[str]:
+    """The paths under ``path`` where two JSON values differ: into objects by key and lists of
+    equal length by index; anything else that differs is one path."""
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [p for k in sorted(set(a) | set(b), key=str)
+                for p in _changed_fields(a.get(k), b.get(k), f"{path}.{k}")]  # fmt: skip
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [p for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for p in _changed_fields(x, y, f"{path}[{i}]")]  # fmt: skip
+    return [path]
 
 
 # -- reports -----------------------------------------------------------------------------------------
