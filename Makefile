@@ -1,4 +1,4 @@
-# The targets below are the only commands of this project (see STYLE.md, "The tooling").
+# The targets below are the only commands of this project: CI runs `make test` (.ci/run).
 #   make test    lint, type-check and run the test suite (what CI runs)
 #   make lint    ruff + mypy only
 #   make format  sort imports and format the code in place

@@ -139,19 +139,39 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: Steps of a validation location that name the validator's type, not the request's field.
+_TYPE_TAGS = frozenset({"float", "int", "str", "bool", "datetime", "date", "list", "dict", "none"})
+
+
 def _field(loc: tuple[Any, ...]) -> str:
-    """``("body", "attributes", "x")`` → ``attributes.x``; ``("query", "limit")`` → ``limit``."""
-    parts = (
-        [str(p) for p in loc[1:]]
-        if loc and loc[0] in ("body", "query", "path")
-        else list(map(str, loc))
-    )
-    return ".".join(parts) or "body"
+    """``("body", "attributes", "x")`` → ``attributes.x``; ``("query", "limit")`` → ``limit``;
+    ``("body", "skills", 0, "level")`` → ``skills[0].level``. The branches a union was tried as
+    (``available_at.float``, ``…datetime``) are the validator's names, not fields: left out."""
+    steps = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    out = ""
+    for step in steps:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif str(step) in _TYPE_TAGS or "[" in str(step) or "(" in str(step):
+            continue
+        else:
+            out += f".{step}" if out else str(step)
+    return out or "body"
+
+
+def _merged(issues: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One issue per field: a union's branches that all failed read as one sentence."""
+    by_field: dict[str, list[str]] = {}
+    for issue in issues:
+        by_field.setdefault(issue["field"], []).append(issue["message"])
+    return [{"field": f, "message": " or ".join(dict.fromkeys(m))} for f, m in by_field.items()]
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    issues = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    issues = _merged(
+        [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    )
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         detail = "the request body is not valid JSON"
         return problem_response(400, "malformed_json", detail, field="body", errors=issues)

@@ -45,6 +45,17 @@ async def _with_token(
     return body
 
 
+def _check_channel(host: EngineHost, workstream: str, channel: str | None) -> None:
+    """An item's channel must be one of its workstream's ``channels`` when it lists any: a typo
+    is a 422 naming ``channel``, not an item no report or rule will ever match."""
+    defined = host.engine.config.workstreams.get(workstream)
+    listed = [] if defined is None else defined.channels
+    if channel is not None and listed and channel not in listed:
+        raise ApiProblem(422, "invalid_input", f"channel {channel!r} is not a channel of "
+                         f"workstream {workstream} (one of: {', '.join(listed)})",
+                         field="channel")  # fmt: skip
+
+
 def _is_conversation(host: EngineHost, workstream: str) -> bool:
     defined = host.engine.config.workstreams.get(workstream)
     return defined is not None and defined.kind is model.Kind.MESSAGING
@@ -74,6 +85,7 @@ async def create_item(
         answer = host.read(lambda: _view(host, existing))
         item_id = existing.id
     else:
+        _check_channel(host, body.workstream, body.channel)
         args = body.model_dump(mode="json", exclude_none=True)
         args["item_id"] = item_id = commands.new_item_id()
         answer = host.command("submit", args, lambda item: _view(host, item))
