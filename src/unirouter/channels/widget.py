@@ -35,7 +35,7 @@ from unirouter.engine import ItemState, WorkItem
 from unirouter.server import commands
 from unirouter.server.host import EngineHost
 from unirouter.server.problems import ApiProblem
-from unirouter.server.routes._deps import Caller
+from unirouter.server.routes._deps import Caller, check_input
 
 __all__ = ["ENDED", "RateLimit", "router"]
 
@@ -131,6 +131,7 @@ async def open_chat(
     if widget.origins and origin not in widget.origins:
         raise ApiProblem(403, "forbidden", f"chats may not be opened from {origin or 'no site'}",
                          field="Origin")  # fmt: skip
+    await check_input(request)  # issue 17: no lone surrogate, no NaN, bounded nesting
     external = f"widget:{body.conversation}"
     repeat = host.engine.item_by_external_id(widget.workstream, external)
     if repeat is not None:
