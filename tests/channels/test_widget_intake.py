@@ -179,3 +179,26 @@ def test_a_long_poll_whose_customer_left_does_not_hold_up_a_stop(tmp_path: Path)
             assert server.client().get("/healthz").status_code == 200  # the poll is in
     finally:
         assert server.stop() == 0
+
+
+def test_a_repeated_chat_stays_a_repeat_after_its_item_left_memory(tmp_path: Path) -> None:
+    """Issue 17 item 8: with two closed items kept in memory, re-opening the first of three ended
+    chats creates nothing (409 naming the conversation and its item): the intake key is durable."""
+    server = channel_server(tmp_path, WIDGET.format(key=KEY, per_minute=100),
+                            "--retain-closed", "2")  # fmt: skip
+    try:
+        ids = [uuid.uuid4().hex for _ in range(3)]
+        items = []
+        for conversation in ids:
+            chat = _open(server, conversation=conversation).json()
+            items.append(chat["id"])
+            ended = server.client(chat["customer_token"]).post(
+                f"/v1/widget/conversations/{chat['id']}/end")  # fmt: skip
+            assert ended.status_code == 200, ended.text
+        count = _count(server)
+        again = _open(server, conversation=ids[0])
+        assert again.status_code == 409, again.text
+        assert again.json()["field"] == "conversation" and again.json()["item"] == items[0]
+        assert _count(server) == count
+    finally:
+        server.stop()
