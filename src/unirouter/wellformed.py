@@ -45,6 +45,14 @@ class Flaw:
     kind: FlawKind
     message: str
 
+    @property
+    def field(self) -> str:
+        """The path as problems name fields: ``skills[0].name``, ``attributes.note``."""
+        out = ""
+        for step in self.path:
+            out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+        return out
+
 
 _MESSAGES = {
     FlawKind.TEXT: "is not valid Unicode text (a lone surrogate such as \\ud800)",

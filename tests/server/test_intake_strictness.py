@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets.sync.client as ws_client
+import yaml
 from server_support import CONFIG, TOKENS, Server, available, log_cursor, start_server
+
+from unirouter import config as configuration
+from unirouter.server import commands, replay
+from unirouter.storage import Record, RecordKind, SqliteStore
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +78,44 @@ def test_a_repeat_intake_stays_a_repeat_after_its_item_left_memory(tmp_path: Pat
         restarted.stop()
 
 
+def test_a_log_from_before_intake_keys_gets_them_at_its_first_start(tmp_path: Path) -> None:
+    """Issue 17 item 8: a log whose items were written without intake keys (as before) gets the
+    key of each of its items while the first restart replays it, so a repeat of an item the
+    engine no longer holds is still refused."""
+    t = time.time()
+    config = commands.config_json(configuration.validate(yaml.safe_load(CONFIG)))
+    engine, clock = replay.new_engine(config, t, None, await_connections=True)
+    records = [Record(kind=RecordKind.COMMAND, body=json.dumps({"op": "init", "t": t, "args": {
+        "config": config, "await_connections": True}}))]  # fmt: skip
+    records += [_event(e) for e in engine.drain_events()]
+    steps: list[tuple[str, dict[str, Any]]] = []
+    for n in range(3):
+        steps += [("submit", {"item_id": f"01OLD{n}", "external_id": f"old-{n}", "workstream": "email"}),
+                  ("cancel", {"item": f"01OLD{n}", "reason": "cancelled"})]  # fmt: skip
+    for op, args in steps:
+        t += 1
+        clock.set(t)
+        commands.run(engine, op, args)
+        records += [
+            Record(kind=RecordKind.COMMAND, body=json.dumps({"op": op, "t": t, "args": args}))
+        ]
+        records += [_event(e) for e in engine.drain_events()]
+    store = SqliteStore(tmp_path / "u.db")
+    store.append(records)
+    store.close()
+    server = start_server(tmp_path / "u.db", None, "--retain-closed", "2")
+    try:
+        assert server.client("admin").get("/v1/work-items/01OLD0").status_code == 404
+        again = _intake(server.client("intake"), "old-0")
+        assert again.status_code == 409 and again.json()["item"] == "01OLD0", again.text
+    finally:
+        server.stop()
+
+
+def _event(event: Any) -> Record:
+    return Record(kind=RecordKind.EVENT, body=replay.encode_event(event))
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -80,8 +124,8 @@ def test_a_repeat_intake_stays_a_repeat_after_its_item_left_memory(tmp_path: Pat
         ({"priority": 5.0}, "priority"),
         ({"units": True}, "units"),
         ({"units": 1_000_001}, "units"),
-        ({"skills": [{"name": "french", "level": True}]}, "skills.0.level"),
-        ({"skills": [{"name": "french", "optional": 1}]}, "skills.0.optional"),
+        ({"skills": [{"name": "french", "level": True}]}, "skills[0].level"),
+        ({"skills": [{"name": "french", "optional": 1}]}, "skills[0].optional"),
         ({"ttl_s": True}, "ttl_s"),
         ({"due_at": False}, "due_at"),
     ],

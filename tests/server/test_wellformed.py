@@ -66,10 +66,10 @@ INTAKE_SURROGATES = [
     (_intake("", f'"x{SURROGATE}"'), "external_id"),
     (_intake(f', "attributes": {{"note": "a{SURROGATE}b"}}'), "attributes.note"),
     (_intake(f', "attributes": {{"k{SURROGATE}": 1}}'), "attributes.k\ufffd"),
-    (_intake(f', "attributes": {{"list": ["ok", "{SURROGATE}"]}}'), "attributes.list.1"),
+    (_intake(f', "attributes": {{"list": ["ok", "{SURROGATE}"]}}'), "attributes.list[1]"),
     (_intake(f', "customer": {{"name": "{SURROGATE}"}}'), "customer.name"),
     (_intake(f', "channel": "{SURROGATE}"'), "channel"),
-    (_intake(f', "skills": [{{"name": "{SURROGATE}"}}]'), "skills.0.name"),
+    (_intake(f', "skills": [{{"name": "{SURROGATE}"}}]'), "skills[0].name"),
 ]
 
 
@@ -92,7 +92,7 @@ INTAKE_NUMBERS = [
     (_intake(', "callback_at": -Infinity'), "callback_at"),
     (_intake(', "ttl_s": Infinity'), "ttl_s"),
     (_intake(', "attributes": {"score": NaN}'), "attributes.score"),
-    (_intake(', "attributes": {"nested": {"deep": [1, Infinity]}}'), "attributes.nested.deep.1"),
+    (_intake(', "attributes": {"nested": {"deep": [1, Infinity]}}'), "attributes.nested.deep[1]"),
     (_intake(', "customer": {"value": -Infinity}'), "customer.value"),
 ]
 

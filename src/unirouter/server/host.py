@@ -45,7 +45,7 @@ from unirouter.analytics import fold as analytics_fold
 from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
 from unirouter.engine import Engine, ManualClock
-from unirouter.server import commands, replay
+from unirouter.server import commands, intake_keys, replay
 from unirouter.server.config_versions import ConfigVersions
 from unirouter.server.metrics import Metrics
 from unirouter.server.projection import Projection
@@ -115,10 +115,6 @@ class _Pending:
     snapshot: bytes | None = None
     #: The intake keys of the items these records create, stored in the same append.
     keys: list[Key] = field(default_factory=list)
-
-
-#: The store scope of intake keys: ``intake:WORKSTREAM``, external id → item id (issue 17).
-INTAKE_SCOPE = "intake:"
 
 
 class EngineHost:
@@ -201,7 +197,18 @@ class EngineHost:
         ``follow``: start as a follower. An empty log is then started with ``config`` only if this
         host is elected; a log's own configuration wins over ``config`` (it may have been applied
         through the API since), so a failover never rolls a configuration back."""
-        restored = replay.replay(self.store, retain_closed=self._retain, observe=self._observe)
+        backfill = (
+            None if follow or intake_keys.marked(self.store) else intake_keys.Backfill(self.store)
+        )
+        if backfill is not None:  # a log from before the store kept intake keys (issue 17)
+            self.folds.append(backfill.feed)
+        try:
+            restored = replay.replay(self.store, retain_closed=self._retain, observe=self._observe)
+        finally:
+            if backfill is not None:
+                self.folds.remove(backfill.feed)
+        if backfill is not None:
+            backfill.finish()
         self.leading = not follow
         self._restored = restored
         self.durable_cursor = 0 if restored is None else restored.cursor
@@ -398,7 +405,7 @@ class EngineHost:
             raise NotLeader("this server follows the leader; commands run there")
         flaw = wellformed.first_flaw(args, max_depth=None)
         if flaw is not None:  # issue 17: what the log could not hold, or no reader send back
-            field = ".".join(map(str, flaw.path))
+            field = flaw.field
             return None, errors.InvalidCommand(f"{field} {flaw.message}", field=field)
         now = max(self._clock.now(), time.time() if at is None else at)
         self._clock.set(now)
@@ -451,7 +458,7 @@ class EngineHost:
         self._feed(command, dicts)
         records = [record, *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
         bodies = [(RecordKind.COMMAND, command), *((RecordKind.EVENT, d) for d in dicts)]
-        keys = [_intake_key(d) for d in dicts if d.get("type") == "item_created"]
+        keys = [intake_keys.key_of(d) for d in dicts if d.get("type") == "item_created"]
         self._enqueue(records, bodies, self._take_snapshot(len(records)), keys)
 
     def _take_snapshot(self, records: int) -> bytes | None:
@@ -473,7 +480,7 @@ class EngineHost:
         """The id of the item an intake of (``workstream``, ``external_id``) made, from the store's
         intake keys (durable with the item, indexed): found also once the engine let the closed
         item go (issue 17 item 8). None when there was none."""
-        scope = INTAKE_SCOPE + workstream
+        scope = intake_keys.SCOPE + workstream
         return await asyncio.to_thread(self.store.recall_key, scope, external_id)
 
     def _check_serving(self) -> None:
@@ -599,12 +606,6 @@ class EngineHost:
             return
         # The wall clock may read a hair before the deadline the loop woke for: fire it anyway.
         self.execute("advance", {}, at=max(time.time(), due))
-
-
-def _intake_key(created: dict[str, Any]) -> Key:
-    """An ``item_created`` event's intake key: (workstream, external id) → item id."""
-    return Key(scope=INTAKE_SCOPE + str(created["workstream"]), key=str(created["external_id"]),
-               value=str(created["item"]))  # fmt: skip
 
 
 def _record(command: dict[str, Any]) -> Record:

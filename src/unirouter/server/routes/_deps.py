@@ -103,7 +103,7 @@ def check_value(value: Any, *, max_depth: int | None = wellformed.MAX_DEPTH) -> 
     flaw = wellformed.first_flaw(value, max_depth=max_depth)
     if flaw is None:
         return
-    field = ".".join(map(str, flaw.path)) or "body"
+    field = flaw.field or "body"
     issues = [{"field": field, "message": flaw.message}]
     raise ApiProblem(422, flaw.kind.value, f"{field} {flaw.message}", field=field, errors=issues)
 
