@@ -208,11 +208,13 @@ channels:
 # -- what an older build stored ------------------------------------------------------------------
 
 
-def _older_log(db: Path, steps: list[tuple[str, dict[str, Any]]]) -> None:
+def _older_log(
+    db: Path, steps: list[tuple[str, dict[str, Any]]], config: dict[str, Any] | None = None
+) -> None:
     """A log as a build before issue 17 wrote it, bypassing every edge: the commands run on an
     engine and are appended with their events as the host appended them then."""
     t = time.time()
-    config = commands.config_json(_loaded_config())
+    config = config or commands.config_json(_loaded_config())
     engine, clock = replay.new_engine(config, t, None, await_connections=True)
     records = [_command({"op": "init", "t": t, "args": {"config": config,
                                                         "await_connections": True}})]  # fmt: skip
@@ -352,3 +354,36 @@ def test_strict_encoding_is_used_by_the_host(tmp_path: Path) -> None:
         await host.stop()
 
     asyncio.run(run())
+
+
+def test_a_configuration_an_older_build_stored_with_bad_text_is_still_snapshotted(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 items 1 and 3: a log whose configurations (its first and one applied later) hold
+    a lone surrogate and NaN still restarts (the replay, the reports' fold), and the engine
+    snapshot's configuration hash cannot fail on them, so snapshots go on being taken and used."""
+    config = commands.config_json(_loaded_config())
+    config["agents"]["alice"]["attributes"] = {"note": "\ud800"}
+    applied = json.loads(json.dumps(config))
+    applied["agents"]["alice"]["attributes"] = {"note": "\ud800", "w": math.nan}
+    db = tmp_path / "u.db"
+    _older_log(db, [("apply_config", {"config": applied})], config)
+    server = start_server(db, None, "--snapshot-every", "1")
+    try:
+        admin = server.client("admin")
+        assert admin.put("/v1/agents/bob/presence", json={"presence": "away"}).status_code == 200
+        assert strict(admin.get("/v1/agents/alice").content)["attributes"]["note"] == "\ufffd"
+        for _ in range(200):
+            with sqlite3.connect(db) as connection:
+                if connection.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no snapshot was stored")
+    finally:
+        server.stop()
+    again = start_server(db, None)
+    try:
+        assert any("restored the snapshot" in line for line in again.stderr), again.stderr
+    finally:
+        again.stop()

@@ -49,7 +49,7 @@ class LogFold:
         self.last = max(self.last, t)
         if command.get("op") not in _CONFIG_OPS or command.get("refused"):
             return
-        config = configuration.validate(command["args"]["config"])
+        config = configuration.validate(command["args"]["config"], check_values=False)  # as logged
         if self._kpis is None:
             self._kpis = kpis.KpiAccumulator(
                 config, warmup_s=t, interval_s=windows.GRID_S, rollups=self._rollups

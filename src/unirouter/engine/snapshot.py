@@ -173,7 +173,9 @@ def config_hash(config: model.Config) -> str:
         return _hash_cache[1]
     data = config.model_dump(mode="json", warnings=False)
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    # surrogatepass: a lone surrogate an older build logged in a configuration still hashes (the
+    # bytes of valid text are the same either way).
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     _hash_cache = (config, digest)
     return digest
 

@@ -90,7 +90,8 @@ class _Reader:
             if self.config is None or self.start is None or float(body["t"]) <= self.start:
                 self.config = data
             if self.kpis is not None:
-                self.kpis.apply_config(configuration.validate(data), float(body["t"]))
+                logged = configuration.validate(data, check_values=False)
+                self.kpis.apply_config(logged, float(body["t"]))
         self.submit = body.get("args") if body.get("op") == "submit" else None
 
     def configured(self, body: dict[str, Any], data: dict[str, Any]) -> None:
@@ -127,7 +128,7 @@ class _Reader:
         if self.kpis is None:
             if self.config is None:
                 return
-            config = configuration.validate(self.config)
+            config = configuration.validate(self.config, check_values=False)  # as logged
             self.kpis = kpis.KpiAccumulator(config, warmup_s=self.start or 0.0, end_s=self.end)
         item = body.get("item")
         if self.end is None or t < self.end:
