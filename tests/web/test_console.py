@@ -85,3 +85,42 @@ def test_a_supervisor_force_assigns_and_transfers_from_the_console(
     expect(page.get_by_role("status").filter(has_text="Transferred to other_chat")).to_be_visible()
     assert admin.get(f"/v1/work-items/{item['id']}").json()["queue"] == "other_chat"
     shot(page, "item-moved")
+
+
+def test_the_wall_of_many_agents_draws_the_rows_in_view_as_it_scrolls(
+    tmp_path: Path, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """Issue 8: 600 agents, few rows drawn; scrolled to the end the last agent is drawn, and a
+    presence change of an agent in view reaches its row (the wall keeps where it is scrolled)."""
+    import json
+
+    from web_support import TOKENS, _sha, start_server
+
+    agents = {f"a{i:04d}": {"name": f"Agent {i:04d}"} for i in range(600)}
+    config = {
+        "workstreams": {"chat": {"kind": "messaging", "fallback_queue": "q"}},
+        "queues": {"q": {"kind": "messaging", "members": list(agents)}},
+        "agents": agents,
+        "auth": {"tokens": [{"name": "supervisor", "role": "supervisor",
+                             "sha256": _sha(TOKENS["supervisor"])},
+                            {"name": "admin", "role": "admin", "sha256": _sha(TOKENS["admin"])}]},
+    }  # fmt: skip
+    (tmp_path / "many.yaml").write_text(json.dumps(config))
+    server = start_server(tmp_path / "many.db", tmp_path / "many.yaml")
+    page = new_page()
+    try:
+        page.goto(server.sign_in_link("supervisor", "console"))
+        expect(page.get_by_test_id("stream-state")).to_have_text("Live")
+        table = page.get_by_test_id("wall-table")
+        expect(table).to_have_attribute("aria-rowcount", "601")
+        assert table.locator("tr[data-key]").count() < 100
+        page.locator("#wall").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+        last = _row(page, "wall-table", "a0599")
+        expect(last).to_contain_text("Agent 0599")
+        expect(_row(page, "wall-table", "a0000")).to_have_count(0)
+        server.client("admin").put("/v1/agents/a0598/presence", json={"presence": "away"})
+        expect(_row(page, "wall-table", "a0598")).to_contain_text("Away")
+        shot(page, "wall-scrolled")
+    finally:
+        page.context.close()  # its event stream open would hold up the server's stop
+        server.stop()

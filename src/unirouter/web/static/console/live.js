@@ -55,10 +55,11 @@ export function mount(live) {
     summary();
     if (change.agents.size) reorderSoon();
   });
+  // Each second only the clock cells (time in state, longest wait) change by themselves.
   setInterval(() => {
     if (!$("view-live").hidden) {
-      wall.refreshVisible();
-      board.refreshVisible();
+      wall.tick();
+      board.tick();
     }
   }, 1000);
   for (const id of ["wall-text", "wall-presence", "wall-group", "wall-queue"]) {
@@ -177,7 +178,7 @@ function wallColumns() {
       if (a.connected === false && a.presence !== "offline") parts.push(note(t("console.wall.disconnected")));
       cell.replaceChildren(...parts);
     } },
-    { key: "since", label: t("console.wall.since"), sortable: true, className: "num col-since", render: (cell, key) => {
+    { key: "since", label: t("console.wall.since"), sortable: true, ticks: true, className: "num col-since", render: (cell, key) => {
       const since = agent(key).presence_since;
       cell.textContent = typeof since === "number" ? i18n.clock(Date.now() / 1000 - since) : "—";
     } },
@@ -237,7 +238,7 @@ function boardColumns() {
     } },
     { key: "waiting", label: t("console.board.waiting"), className: "num", render: number("waiting") },
     { key: "offered", label: t("console.board.offered"), className: "num", render: number("offered") },
-    { key: "longest", label: t("console.board.longest"), className: "num", render: (cell, key) => {
+    { key: "longest", label: t("console.board.longest"), ticks: true, className: "num", render: (cell, key) => {
       const wait = store.longestWait(key);
       const limit = q(key).service_level_s;
       cell.textContent = i18n.clock(wait);

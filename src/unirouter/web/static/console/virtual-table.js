@@ -15,6 +15,7 @@
  * @property {(cell: HTMLTableCellElement, key: string) => void} render  fill a cell for a row key
  * @property {string} [className]
  * @property {boolean} [sortable]
+ * @property {boolean} [ticks] its cells change with time alone (a clock): `tick()` redraws them
  */
 
 export class VirtualTable {
@@ -47,8 +48,27 @@ export class VirtualTable {
     this.body.append(this.before, this.after);
     this.drawHead();
     box.replaceChildren(this.table);
-    box.addEventListener("scroll", () => this.schedule(), { passive: true });
-    new ResizeObserver(() => this.schedule()).observe(box);
+    /** Where the box is scrolled and how tall it is, kept from its scroll and resize events:
+     * reading either in a draw, after other DOM changes, would force a layout. */
+    this.scrollTop = 0;
+    this.viewHeight = 0;
+    box.addEventListener("scroll", () => {
+      this.scrollTop = box.scrollTop;
+      this.schedule();
+    }, { passive: true });
+    /** The header's height, measured when the box or the header resizes, never in a draw: a
+     * measure after DOM changes forces a layout of the whole page (it cost 10 % of the main
+     * thread under load, bench/web.py). */
+    this.headHeight = 0;
+    new ResizeObserver(() => {
+      this.headHeight = this.head.getBoundingClientRect().height;
+      this.viewHeight = box.clientHeight;
+      this.scrollTop = box.scrollTop;
+      this.schedule();
+    }).observe(box);
+    new ResizeObserver(() => {
+      this.headHeight = this.head.getBoundingClientRect().height;
+    }).observe(this.head);
     this.frame = 0;
     /** @type {Set<string>} */
     this.dirty = new Set();
@@ -109,16 +129,28 @@ export class VirtualTable {
     if (this.dirty.size) this.schedule();
   }
 
-  /** Redraw every visible row (e.g. a clock column each second). */
+  /** Redraw every visible row. */
   refreshVisible() {
     this.all = true;
     this.schedule();
   }
 
+  /** Redraw the clock columns (`ticks`) of the visible rows, and nothing else. */
+  tick() {
+    const ticking = this.columns.map((c, i) => [c, i]).filter(([c]) => /** @type {Column} */ (c).ticks);
+    for (const row of this.rows) {
+      const key = row.dataset.key;
+      if (key === undefined) continue;
+      for (const [column, i] of ticking) {
+        /** @type {Column} */ (column).render(row.cells[/** @type {number} */ (i)], key);
+      }
+    }
+  }
+
   /** @param {string} key */
   scrollTo(key) {
     const i = this.index.get(key);
-    if (i !== undefined) this.box.scrollTop = i * this.rowHeight;
+    if (i !== undefined) this.box.scrollTop = this.scrollTop = i * this.rowHeight;
   }
 
   schedule() {
@@ -131,9 +163,9 @@ export class VirtualTable {
 
   /** Draw now (tests and the first paint need not wait for a frame). */
   draw() {
-    const headHeight = this.head.getBoundingClientRect().height || this.rowHeight;
-    const top = Math.max(0, this.box.scrollTop - headHeight);
-    const visible = Math.ceil(this.box.clientHeight / this.rowHeight) + 1;
+    const headHeight = this.headHeight || this.rowHeight;
+    const top = Math.max(0, this.scrollTop - headHeight);
+    const visible = Math.ceil((this.viewHeight || this.box.clientHeight) / this.rowHeight) + 1;
     const first = Math.max(0, Math.floor(top / this.rowHeight) - this.overscan);
     const last = Math.min(this.keys.length, first + visible + 2 * this.overscan);
     this.resize(last - first);
