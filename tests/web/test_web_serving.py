@@ -3,8 +3,12 @@ WebSocket token carried as a subprotocol (issue 8: tokens never in URLs)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import httpx
 import pytest
+from playwright.sync_api import Page, Route, expect
 from web_support import TOKENS, Server
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -47,3 +51,29 @@ def test_the_agent_stream_refuses_a_token_in_the_query_string(server: Server) ->
     with pytest.raises(InvalidStatus) as refused, connect(url):
         pass
     assert refused.value.response.status_code == 401
+
+
+def test_the_api_docs_pages_need_no_network_beyond_the_server(
+    server: Server, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """Issue 16 item 7: /docs (Swagger UI) loads its code from the server itself
+    (fastapi-offline's installed assets); a browser that may reach nothing else renders it."""
+    page = new_page()
+    elsewhere: list[str] = []
+
+    def only_the_server(route: Route) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_server)
+    page.goto(server.url + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("unirouter")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    shot(page, "swagger")
+    assert elsewhere == [], elsewhere
+    html = httpx.get(server.url + "/docs").text
+    assert "cdn." not in html and "/docs/assets/swagger-ui-bundle.js" in html
+    assert httpx.get(server.url + "/redoc").status_code == 404  # its bundle would reach redoc.ly

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import unirouter
@@ -147,7 +148,12 @@ def create_app(
                 await cluster.stop()
             await host.stop()
 
-    app = FastAPI(
+    # Swagger UI at /docs from the assets installed with fastapi-offline: the API's own page
+    # works without the Internet (issue 16 item 7). ReDoc is left out: its bundle fetches its
+    # logo from redoc.ly.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
+        redoc_url=None,
         title="unirouter",
         version=unirouter.__version__,
         description="Unified routing and work distribution (SPEC §6.3).",
