@@ -3,6 +3,7 @@
 #   make lint    ruff + mypy only
 #   make format  sort imports and format the code in place
 #   make demo    serve the example configuration with live synthetic traffic and agents
+#                (installs only the runtime dependencies when the dev install is not there)
 #   make bench   run the engine, simulator, server and web console benchmarks (prints figures,
 #                never fails on timing)
 #   make mutate  mutation testing of the engine (mutmut; slow, not part of make test or CI):
@@ -55,7 +56,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --select I --fix $(CODE)
 	$(BIN)/ruff format $(CODE)
 
-demo: $(STAMP)
+# The demo needs only what unirouter needs to run (no test, lint or browser tools): a runtime
+# install, shown as it goes, unless the full development install is already there.
+RUN_STAMP := $(VENV)/.installed-run
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing unirouter and what it needs to run into $(VENV) (once; about a minute)..."
+	$(BIN)/python -m pip install --disable-pip-version-check --no-input --progress-bar on --editable .
+	@touch $@
+
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(RUN_STAMP))
 	$(BIN)/unirouter demo
 
 bench: $(STAMP)

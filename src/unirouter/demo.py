@@ -26,6 +26,7 @@ import json
 import math
 import random
 import secrets
+import shutil
 import signal
 import socket
 import tempfile
@@ -154,8 +155,21 @@ class _Server(uvicorn.Server):
 
 def run(options: DemoOptions, echo: Echo) -> None:
     """Run the demo until ``duration_s`` or Ctrl-C (blocking)."""
+    if options.db is not None:
+        _run(options, options.db, echo)
+        return
+    # A log of its own in a temporary folder (with the mail attachments), removed at the end:
+    # pass --db FILE to keep it (docs/replay.md captures a demo's log).
+    folder = Path(tempfile.mkdtemp(prefix="unirouter-demo-"))
+    try:
+        _run(options, str(folder / "demo.db"), echo)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        echo(f"removed {folder} (--db FILE keeps the log)")
+
+
+def _run(options: DemoOptions, db: str, echo: Echo) -> None:
     loaded = load_traffic()
-    db = options.db or str(Path(tempfile.mkdtemp(prefix="unirouter-demo-")) / "demo.db")
     config = with_widget(with_mail_intake(loaded.config, Path(db).parent))
     app, host, said = server_app.open_app(db, config)
     agents = [a.id for a in host.engine.agents()]

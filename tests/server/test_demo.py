@@ -128,3 +128,20 @@ def _check_web_links(url: str, lines: list[str], tokens: dict[str, str]) -> None
     opened = httpx.post(url + "/v1/widget/conversations", json=chat,
                         headers={"X-Widget-Key": key}, timeout=10)  # fmt: skip
     assert opened.status_code == 201, opened.text
+
+
+def test_a_demo_without_db_removes_the_folder_it_made(tmp_path: Path) -> None:
+    """Issue 16 item 7: the demo's own temporary log folder is gone when it ends; --db keeps it."""
+    import os
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    args = ["demo", "--port", "0", "--speed", "30", "--duration", "3"]
+    done = subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    made = next(line.split()[-1] for line in done.stdout.splitlines() if " log in " in line)
+    assert Path(made).parent.parent == tmp_path
+    assert f"removed {Path(made).parent} (--db FILE keeps the log)" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+    assert "socket.send() raised exception" not in done.stderr
