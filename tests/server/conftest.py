@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +22,19 @@ def server(tmp_path: Path, config_file: Path) -> Iterator[Server]:
     started = start_server(tmp_path / "u.db", config_file)
     yield started
     started.stop()
+
+
+@pytest.fixture
+def serve_with(tmp_path: Path, config_file: Path) -> Iterator[Callable[..., Server]]:
+    """``serve_with("NAME=VALUE", ...)`` starts a server with those ``--limit`` pairs (all the
+    servers started are stopped after the test)."""
+    started: list[Server] = []
+
+    def start(*pairs: str) -> Server:
+        args = [arg for pair in pairs for arg in ("--limit", pair)]
+        started.append(start_server(tmp_path / "u.db", config_file, *args))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 import yaml
-from server_support import CONFIG, Server, start_server
+from server_support import CONFIG, Server
 
 YAML = {"Content-Type": "application/yaml"}
 
@@ -98,20 +97,6 @@ def test_a_yaml_alias_that_holds_itself_is_refused(server: Server) -> None:
                           "  alice: {skills: {french: 5}, attributes: {x: &x [*x]}}")  # fmt: skip
     refused = server.client("admin").put("/v1/config?dry_run=true", content=body, headers=YAML)
     assert refused.status_code == 422 and refused.json()["field"] == "body"
-
-
-@pytest.fixture
-def serve_with(tmp_path: Path, config_file: Path) -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def start(*pairs: str) -> Server:
-        args = [arg for pair in pairs for arg in ("--limit", pair)]
-        started.append(start_server(tmp_path / "u.db", config_file, *args))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def _large_config(entries: int) -> str:

@@ -7,30 +7,15 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-from server_support import TOKENS, Server, log_cursor, start_server
+from server_support import TOKENS, Server, log_cursor
 
 #: Long enough for any answer on a loaded machine; a test waiting this long has failed.
 PATIENCE_S = 60
-
-
-@pytest.fixture
-def serve_with(tmp_path: Path, config_file: Path) -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def start(*pairs: str) -> Server:
-        args = [arg for pair in pairs for arg in ("--limit", pair)]
-        started.append(start_server(tmp_path / "u.db", config_file, *args))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def _connect(server: Server) -> socket.socket:

@@ -5,30 +5,15 @@ and a total (409), and reads come a page at a time. Every refusal writes nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from server_support import Server, log_cursor, run_cli, start_server, submit
+from server_support import Server, log_cursor, run_cli, submit
 
 from unirouter.server import limits
 from unirouter.server.problems import ApiProblem
-
-
-@pytest.fixture
-def serve_with(tmp_path: Path, config_file: Path) -> Iterator[Callable[..., Server]]:
-    """Start a server with ``--limit`` pairs (stopped after the test)."""
-    started: list[Server] = []
-
-    def start(*pairs: str) -> Server:
-        args = [arg for pair in pairs for arg in ("--limit", pair)]
-        started.append(start_server(tmp_path / "u.db", config_file, *args))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def _conversation(server: Server, external_id: str) -> tuple[str, Any]:
