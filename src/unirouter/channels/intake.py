@@ -238,14 +238,11 @@ async def receive_case(
     """A case from a web portal: a record item (channel case) whose first message is the
     description; the portal's ``external_id`` makes a repeat return the same case."""
     external = f"case:{case['external_id']}"
-    repeat = host.engine.item_by_external_id(portal.workstream, external)
-    if repeat is None and host.engine.forgets_closed:  # issue 17 item 8: still a repeat
-        forgotten = await host.forgotten_intake(portal.workstream, external)
-        repeat = host.engine.item_by_external_id(portal.workstream, external)
-        if repeat is None and forgotten is not None:
-            raise errors.Conflict(f"case {case['external_id']!r} was item {forgotten}, closed and "
-                                  "no longer held; nothing was created", field="external_id",
-                                  item=forgotten)  # fmt: skip
+    repeat, forgotten = await host.repeat_of(portal.workstream, external)
+    if forgotten is not None:  # issue 17 item 8: still a repeat
+        raise errors.Conflict(f"case {case['external_id']!r} was item {forgotten}, closed and "
+                              "no longer held; nothing was created", field="external_id",
+                              item=forgotten)  # fmt: skip
     if repeat is not None:
         return await _repeat(host, repeat.id), repeat
     contact = case["customer"]

@@ -133,14 +133,11 @@ async def open_chat(
                          field="Origin")  # fmt: skip
     await check_input(request)  # issue 17: no lone surrogate, no NaN, bounded nesting
     external = f"widget:{body.conversation}"
-    repeat = host.engine.item_by_external_id(widget.workstream, external)
-    if repeat is None and host.engine.forgets_closed:  # issue 17 item 8: still a repeat
-        forgotten = await host.forgotten_intake(widget.workstream, external)
-        repeat = host.engine.item_by_external_id(widget.workstream, external)
-        if repeat is None and forgotten is not None:
-            raise ApiProblem(409, "already_closed", f"chat {body.conversation!r} was item "
-                             f"{forgotten}, closed and no longer held; nothing was created",
-                             field="conversation", item=forgotten)  # fmt: skip
+    repeat, forgotten = await host.repeat_of(widget.workstream, external)
+    if forgotten is not None:  # issue 17 item 8: still a repeat
+        raise ApiProblem(409, "already_closed", f"chat {body.conversation!r} was item "
+                         f"{forgotten}, closed and no longer held; nothing was created",
+                         field="conversation", item=forgotten)  # fmt: skip
     if repeat is not None:
         await host.barrier()
         response.status_code = 200

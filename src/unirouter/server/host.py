@@ -44,7 +44,7 @@ from unirouter import errors, wellformed
 from unirouter.analytics import fold as analytics_fold
 from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
-from unirouter.engine import Engine, ManualClock
+from unirouter.engine import Engine, ManualClock, WorkItem
 from unirouter.server import commands, intake_keys, replay
 from unirouter.server.config_versions import ConfigVersions
 from unirouter.server.metrics import Metrics
@@ -482,6 +482,18 @@ class EngineHost:
         item go (issue 17 item 8). None when there was none."""
         scope = intake_keys.SCOPE + workstream
         return await asyncio.to_thread(self.store.recall_key, scope, external_id)
+
+    async def repeat_of(
+        self, workstream: str, external_id: str
+    ) -> tuple[WorkItem | None, str | None]:
+        """(the held item an intake of (``workstream``, ``external_id``) made, the id of one that
+        was closed and left memory): both None for a new intake (issue 17 item 8)."""
+        held = self.engine.item_by_external_id(workstream, external_id)
+        if held is not None or not self.engine.forgets_closed:
+            return held, None
+        forgotten = await self.forgotten_intake(workstream, external_id)
+        held = self.engine.item_by_external_id(workstream, external_id)
+        return held, None if held is not None else forgotten
 
     def _check_serving(self) -> None:
         if self.failure is not None:
