@@ -11,7 +11,7 @@ import yaml
 
 from unirouter.config import model
 from unirouter.engine import CloseReason
-from unirouter.errors import ConfigError
+from unirouter.errors import ConfigError, ConfigTooComplex
 from unirouter.sim import actions, scenario
 
 CONFIG = """
@@ -445,13 +445,28 @@ def test_every_issue_is_reported_at_once() -> None:
 
 
 def test_a_scenario_file_with_a_repeated_key_names_the_line(tmp_path: Path) -> None:
-    """A key written twice is a YAML error at its file and line, not a silent overwrite."""
+    """A key written twice is an issue at its field naming the file and both lines, not a silent
+    overwrite: the same reader and the same words as a configuration file."""
     path = tmp_path / "run.yaml"
     path.write_text("config: {}\nevents: []\nevents: []\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         scenario.load(path)
-    assert str(caught.value.issues[0]).startswith(f"{path}:3: invalid YAML")
-    assert "'events' is written twice" in str(caught.value)
+    [issue] = caught.value.issues
+    assert issue.path == "events"
+    assert issue.message == f"'events' is written twice in {path} (lines 2 and 3)"
+
+
+def test_a_scenario_file_is_read_within_the_configuration_bounds(tmp_path: Path) -> None:
+    """A scenario file is YAML from a user too: an alias bomb is refused at once, by the bound it
+    passes, rather than expanded (issue 17 item 4, the same reader as configuration files)."""
+    rows = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    rows += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, "
+             f"*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}]" for n in range(1, 9)]  # fmt: skip
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(["config: {}", "events: []", *rows]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigTooComplex) as caught:
+        scenario.load(path)
+    assert caught.value.limit_name == "max_nodes"
 
 
 def test_a_missing_scenario_file_is_one_issue(tmp_path: Path) -> None:

@@ -84,12 +84,18 @@ def _write(output: Path | None, lines: Any) -> None:
 def _scenario(path: Path) -> Any:
     """The scenario in ``path`` if it is a scenario file (``config:`` beside ``duration`` or
     ``arrivals``), else None."""
+    from unirouter.config import bounded
+    from unirouter.errors import ConfigError
     from unirouter.sim import scenario
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        data = None
+        data = (
+            bounded.parse_yaml(path.read_text(encoding="utf-8"), str(path))[1]
+            if path.is_file()
+            else None
+        )
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ConfigError):
+        data = None  # not a readable scenario: read as a configuration, which says what is wrong
     if isinstance(data, dict) and "config" in data and ("duration" in data or "arrivals" in data):
         return scenario.load(path)
     return None

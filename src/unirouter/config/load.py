@@ -29,7 +29,7 @@ from unirouter import wellformed
 from unirouter.config import bounded, model
 from unirouter.errors import ConfigError, ConfigIssue
 
-__all__ = ["describe", "load", "validate"]
+__all__ = ["describe", "duplicate_keys", "load", "validate", "yaml_issue"]
 
 Loc = tuple[str | int, ...]
 _SUFFIXES = (".yaml", ".yml")
@@ -103,7 +103,7 @@ def _read_all(files: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]],
             unreadable += error.issues
             continue
         documents.append((file, data))
-        repeats += _duplicate_keys(file, node, ()) if node is not None else []
+        repeats += duplicate_keys(file, node, ()) if node is not None else []
     if unreadable:
         raise ConfigError(unreadable)
     return documents, repeats
@@ -140,7 +140,7 @@ def yaml_issue(file: Path, error: yaml.YAMLError) -> ConfigIssue:
     return ConfigIssue(path=where, message=f"invalid YAML at column {mark.column + 1}: {sentence}")
 
 
-def _duplicate_keys(
+def duplicate_keys(
     file: Path, node: yaml.Node, loc: Loc, seen: set[int] | None = None
 ) -> Iterator[ConfigIssue]:
     """Keys written twice in any mapping under ``node``; an aliased node is walked once."""
@@ -150,11 +150,11 @@ def _duplicate_keys(
     seen.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for index, child in enumerate(node.value):
-            yield from _duplicate_keys(file, child, (*loc, index), seen)
+            yield from duplicate_keys(file, child, (*loc, index), seen)
     if isinstance(node, yaml.MappingNode):
         yield from _repeated_in_mapping(file, node, loc)
         for key_node, value_node in node.value:
-            yield from _duplicate_keys(file, value_node, (*loc, str(key_node.value)), seen)
+            yield from duplicate_keys(file, value_node, (*loc, str(key_node.value)), seen)
 
 
 def _repeated_in_mapping(file: Path, node: yaml.MappingNode, loc: Loc) -> Iterator[ConfigIssue]:

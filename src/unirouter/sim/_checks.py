@@ -12,12 +12,12 @@ import difflib
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
-import yaml
-
 from unirouter import durations
-from unirouter.config.load import describe, yaml_issue
+from unirouter.config import bounded
+from unirouter.config.load import describe, duplicate_keys, yaml_issue
 from unirouter.config.validate import field_path
 from unirouter.errors import ConfigError, ConfigIssue
 
@@ -52,34 +52,15 @@ def unknown(name: object, allowed: Sequence[str]) -> str:
     return f"unknown field {name!r}; allowed fields: {', '.join(allowed)}"
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that reads mapping keys as the text written and refuses repeated keys."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self.flatten_mapping(node)
-        mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, "a key must be a name",
-                    key_node.start_mark,
-                )  # fmt: skip
-            if key_node.value in mapping:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"the key {key_node.value!r} is written twice", key_node.start_mark,
-                )  # fmt: skip
-            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-
-def read_yaml(text: str) -> object:
-    """The document in ``text`` (``yaml.YAMLError`` when it is not valid YAML)."""
-    loader = _Loader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
+def read_yaml(text: str, source: Path) -> object:
+    """The document in ``text``, read from ``source`` by the configuration files' reader: keys kept
+    as written, the text bounds of :mod:`unirouter.config.bounded` (ConfigTooComplex past them),
+    ``yaml.YAMLError`` when it is not YAML, and a ConfigError naming every key written twice."""
+    node, data = bounded.parse_yaml(text, str(source))
+    repeats = list(duplicate_keys(source, node, ())) if node is not None else []
+    if repeats:
+        raise ConfigError(repeats)
+    return data
 
 
 def as_datetime(value: str | date) -> datetime:

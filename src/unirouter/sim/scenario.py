@@ -88,7 +88,7 @@ def load(path: str | os.PathLike[str]) -> Scenario:
         what = "is a folder, not a scenario file" if source.is_dir() else "no such file"
         raise ConfigError([ConfigIssue(path=str(source), message=what)])
     try:
-        data = _checks.read_yaml(source.read_text(encoding="utf-8"))
+        data = _checks.read_yaml(source.read_text(encoding="utf-8"), source)
     except (OSError, UnicodeDecodeError) as error:
         issue = ConfigIssue(path=str(source), message=f"cannot be read: {error}")
         raise ConfigError([issue]) from None
