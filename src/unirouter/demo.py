@@ -294,10 +294,11 @@ async def _traffic(shared: _Shared, loaded: scenario.Scenario, seed: int) -> Non
 
 async def _customer(shared: _Shared, client: httpx.AsyncClient, item: traffic.Generated) -> None:
     """One arrival: submit it, then give up after the drawn patience unless answered."""
-    body: dict[str, Any] = {"external_id": item.external_id, "workstream": item.workstream,
-                            "attributes": item.attributes, "customer": item.customer}  # fmt: skip
-    if item.priority is not None:
-        body["priority"] = item.priority
+    intake = item.intake
+    body: dict[str, Any] = {"external_id": intake.external_id, "workstream": intake.workstream,
+                            "attributes": intake.attributes, "customer": intake.customer}  # fmt: skip
+    if intake.priority is not None:
+        body["priority"] = intake.priority
     try:
         response = await client.post("/v1/work-items", json=body)
     except httpx.HTTPError:

@@ -61,7 +61,7 @@ class LogFold:
         """A logged event (the flat object of SPEC §6.1.1)."""
         if self._kpis is None:
             return  # before the first configuration: no log the server writes has such events
-        event = engine_events.from_dict(body)
+        event = engine_events.Event.from_dict(body)
         self.last = max(self.last, event.t)
         self._kpis.feed(event)
 

@@ -1,15 +1,19 @@
 """Events: every change of engine state is one event (SPEC §6.1.1).
 
 An event is a flat JSON object with ``seq``, ``t``, ``type`` and the ids it concerns; extra fields live in
-``data`` and are flattened by :meth:`Event.to_dict`.
+``data`` and are flattened by :meth:`Event.to_dict`. This is the one wire format: :meth:`Event.to_dict`
+and :meth:`Event.from_dict` convert an event to and from that object, and :func:`encode` writes it as
+the bytes the server's log, its event stream and the simulator's ``--events`` file hold.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["Event", "EventType", "from_dict"]
+__all__ = ["Event", "EventType", "encode", "from_dict"]
 
 
 class EventType(StrEnum):
@@ -70,22 +74,38 @@ class Event(NamedTuple):
         out.update(self.data)
         return out
 
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Event:
+        """The event a flat SPEC §6.1.1 object describes (the inverse of :meth:`to_dict`); leaves
+        ``body`` untouched. Raises ``KeyError`` or ``ValueError`` for an object that is no event."""
+        data = {key: value for key, value in body.items() if key not in _HEAD}
+        return cls(
+            int(body["seq"]),
+            float(body["t"]),
+            EventType(body["type"]),
+            body.get("item"),
+            body.get("agent"),
+            body.get("queue"),
+            body.get("offer"),
+            data,
+        )
+
 
 _IDS = ("item", "agent", "queue", "offer")
 _HEAD = frozenset(("seq", "t", "type", *_IDS))
 
 
-def from_dict(body: dict[str, Any]) -> Event:
-    """The event a flat SPEC §6.1.1 object describes (the inverse of :meth:`Event.to_dict`); leaves
-    ``body`` untouched. Raises ``KeyError`` or ``ValueError`` for an object that is no event."""
-    data = {key: value for key, value in body.items() if key not in _HEAD}
-    return Event(
-        int(body["seq"]),
-        float(body["t"]),
-        EventType(body["type"]),
-        body.get("item"),
-        body.get("agent"),
-        body.get("queue"),
-        body.get("offer"),
-        data,
-    )
+def from_dict(body: Mapping[str, Any]) -> Event:
+    """:meth:`Event.from_dict`."""
+    return Event.from_dict(body)
+
+
+def encode(event: Event, *, strict: bool = True, extra: Mapping[str, Any] | None = None) -> bytes:
+    """The event's object (:meth:`Event.to_dict`, plus ``extra`` fields) as compact ASCII JSON:
+    how the log holds it. ``strict`` refuses a non-finite number (ValueError, issue 17); a replay
+    compares with ``strict=False``, so a log written before that, with ``NaN`` in it, still
+    restarts."""
+    body = event.to_dict()
+    if extra:
+        body.update(extra)
+    return json.dumps(body, separators=(",", ":"), default=str, allow_nan=not strict).encode()

@@ -45,6 +45,8 @@ from unirouter.analytics import fold as analytics_fold
 from unirouter.channels.index import ChannelIndex
 from unirouter.config import model
 from unirouter.engine import Engine, ManualClock, WorkItem
+from unirouter.engine import commands as vocabulary
+from unirouter.engine.events import encode as encode_event
 from unirouter.server import commands, intake_keys, replay
 from unirouter.server.config_versions import ConfigVersions
 from unirouter.server.metrics import Metrics
@@ -254,10 +256,11 @@ class EngineHost:
         t = self.log_started = time.time()
         data = commands.config_json(config)
         self._engine, self._clock = replay.new_engine(data, t, self._retain, await_connections=True)
-        command = {"op": "init", "t": t, "args": {"config": data, "await_connections": True}}
+        init = vocabulary.Init(config=data, await_connections=True)
+        command = {"op": init.op, "t": t, "args": init.args()}
         events = self.engine.drain_events()
         self._feed(command, [e.to_dict() for e in events])
-        return [_record(command), *(Record(kind=RecordKind.EVENT, body=replay.encode_event(e))
+        return [_record(command), *(Record(kind=RecordKind.EVENT, body=encode_event(e))
                                     for e in events)]  # fmt: skip
 
     def _observe(self, cursor: int, command: dict[str, Any], events: list[dict[str, Any]]) -> None:
@@ -284,8 +287,8 @@ class EngineHost:
             await asyncio.shield(future)
         if self._pending_config is not None:
             config, self._pending_config = self._pending_config, None
-            await self.command("apply_config", {"config": commands.config_json(config)})
-        await self.command("advance", {})
+            await self.command(vocabulary.ApplyConfig(config=config))
+        await self.command(vocabulary.Advance())
         if drop_connections:
             await self._drop_connections()
 
@@ -295,7 +298,7 @@ class EngineHost:
         by reconnecting within the grace of R35."""
         for agent in list(self.engine.agents()):
             if agent.connected and not self.connections[agent.id]:
-                await self.command("disconnect", {"agent": agent.id})
+                await self.command(vocabulary.Disconnect(agent=agent.id))
 
     async def lead(self) -> None:
         """Start routing (elected; the log is applied up to its last durable record and the store
@@ -361,9 +364,12 @@ class EngineHost:
     # -- commands and reads -----------------------------------------------------------------------
 
     async def command(
-        self, op: str, args: dict[str, Any], view: Callable[[Any], T] = lambda r: r
+        self,
+        op: str | vocabulary.Command,
+        args: dict[str, Any] | None = None,
+        view: Callable[[Any], T] = lambda r: r,
     ) -> T:
-        """Run ``op`` on the engine now, build its answer with ``view`` at once (before any later
+        """Run ``op`` (a command record, or its log name with ``args``) on the engine now, build its answer with ``view`` at once (before any later
         command can change the state it shows), then wait until it is durable.
 
         A refused command raises its :class:`~unirouter.errors.CommandError` once everything it
@@ -396,13 +402,26 @@ class EngineHost:
             raise HostStopped("the log could not be written") from tail.exception()
 
     def execute(
-        self, op: str, args: dict[str, Any], *, at: float | None = None, actor: str | None = None
+        self,
+        op: str | vocabulary.Command,
+        args: dict[str, Any] | None = None,
+        *,
+        at: float | None = None,
+        actor: str | None = None,
     ) -> tuple[Any, Exception | None]:
         """Run one command synchronously and queue its records; returns (result, refusal).
-        ``actor`` (the token name of who asked; None for the server itself) is logged with it."""
+        ``op`` is a command record of :mod:`unirouter.engine.commands`, or its log name with its
+        JSON ``args`` (decoded into the record; logged as given). ``actor`` (the token name of
+        who asked; None for the server itself) is logged with it."""
         self._check_serving()
         if not self.leading:
             raise NotLeader("this server follows the leader; commands run there")
+        command: vocabulary.Command | None = None
+        if isinstance(op, str):
+            args = {} if args is None else args
+        else:
+            command = op
+            op, args = command.op, command.args()
         flaw = wellformed.first_flaw(args, max_depth=None)
         if flaw is not None:  # issue 17: what the log could not hold, or no reader send back
             field = flaw.field
@@ -413,7 +432,9 @@ class EngineHost:
         result: Any = None
         error: Exception | None = None
         try:
-            result = commands.run(self.engine, op, args)
+            if command is None:
+                command = commands.command_of(op, args)
+            result = vocabulary.execute(self.engine, command)
         except (errors.CommandError, errors.ConfigError) as exc:
             error = exc
         except Exception as exc:  # a defect: logged so the replay re-runs it the same way
@@ -445,7 +466,7 @@ class EngineHost:
             command["refused"] = type(error).__name__
         try:
             record = _record(command)
-            encoded = [replay.encode_event(e) for e in events]
+            encoded = [encode_event(e) for e in events]
         except ValueError as exc:
             # A non-finite number the engine computed: the log stays strict JSON (issue 17), and
             # the engine has moved past what the log can say, so the host stops (as on a failed
@@ -617,7 +638,7 @@ class EngineHost:
         if self.stopping or self.failure is not None:
             return
         # The wall clock may read a hair before the deadline the loop woke for: fire it anyway.
-        self.execute("advance", {}, at=max(time.time(), due))
+        self.execute(vocabulary.Advance(), at=max(time.time(), due))
 
 
 def _record(command: dict[str, Any]) -> Record:

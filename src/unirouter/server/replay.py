@@ -25,7 +25,8 @@ from typing import Any
 
 from unirouter import config as configuration
 from unirouter import errors
-from unirouter.engine import UNIX_EPOCH, Engine, Event, ManualClock
+from unirouter.engine import UNIX_EPOCH, Engine, Event, ManualClock, events
+from unirouter.engine import commands as vocabulary
 from unirouter.engine import snapshot as snapshots
 from unirouter.server import commands
 from unirouter.storage import RecordKind, Snapshot, Store, StoredRecord
@@ -61,11 +62,8 @@ class LogCorrupt(errors.UnirouterError):
 
 
 def encode_event(event: Event, *, strict: bool = True) -> bytes:
-    """The logged form of an event: its SPEC §6.1.1 JSON object, compact, strict JSON (a
-    non-finite number raises ValueError, issue 17). A replay compares with ``strict=False``, so a
-    log written before that, with ``NaN`` in it, still restarts."""
-    text = json.dumps(event.to_dict(), separators=(",", ":"), default=str, allow_nan=not strict)
-    return text.encode()
+    """The logged form of an event: :func:`unirouter.engine.events.encode` (the one wire format)."""
+    return events.encode(event, strict=strict)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -242,12 +240,15 @@ def _start(
 ) -> Restored:
     if command.get("op") != "init":
         raise LogCorrupt(cursor, "the first record is not the init command")
-    args = command["args"]
-    engine, clock = new_engine(args["config"], float(command["t"]), retain_closed,
-                               await_connections=bool(args.get("await_connections")))  # fmt: skip
+    try:
+        init = vocabulary.Init.from_dict(command)
+    except errors.InvalidCommand as exc:
+        raise LogCorrupt(cursor, exc.message) from None
     t = float(command["t"])
+    engine, clock = new_engine(init.config, t, retain_closed,
+                               await_connections=init.await_connections)  # fmt: skip
     restored = Restored(engine=engine, clock=clock, cursor=cursor, last_t=t, started=t)
-    _check(cursor, logged, [encode_event(e, strict=False) for e in engine.drain_events()])
+    _check(cursor, logged, [events.encode(e, strict=False) for e in engine.drain_events()])
     restored.commands, restored.events = 1, len(logged)
     restored.cursor = cursor + len(logged)
     return restored
@@ -257,15 +258,22 @@ def _rerun(restored: Restored, cursor: int, command: dict[str, Any], logged: lis
     t = float(command["t"])
     restored.clock.set(t)
     refused = command.get("refused")
+    ran: vocabulary.Command | None = None
     try:
-        commands.run(restored.engine, command["op"], command.get("args", {}))
+        ran = commands.command_of(command["op"], command.get("args") or {})
+        vocabulary.execute(restored.engine, ran)
     except Exception as exc:  # the live run's refusals, replayed; anything else diverges
-        if refused != type(exc).__name__:
+        if ran is None and isinstance(exc, errors.InvalidCommand):  # the record does not decode
+            if refused is None:
+                raise LogCorrupt(cursor, exc.message) from None
+            # An older build refused it in its own argument handling (a KeyError, say), before
+            # the engine saw it: that refusal is replayed, and its events are checked below.
+        elif refused != type(exc).__name__:
             raise ReplayDiverged(cursor, f"outcome {refused or 'ok'}", type(exc).__name__) from exc
     else:
         if refused is not None:
             raise ReplayDiverged(cursor, f"outcome {refused}", "ok")
-    _check(cursor, logged, [encode_event(e, strict=False) for e in restored.engine.drain_events()])
+    _check(cursor, logged, [events.encode(e, strict=False) for e in restored.engine.drain_events()])
     restored.commands += 1
     restored.events += len(logged)
     restored.cursor = cursor + len(logged)
@@ -321,6 +329,6 @@ def _json(record: StoredRecord) -> dict[str, Any]:
         raise LogCorrupt(record.cursor, f"not JSON ({exc})") from None
     if not isinstance(value, dict) or "op" not in value or "t" not in value:
         raise LogCorrupt(record.cursor, "a command record needs 'op' and 't'")
-    if value["op"] not in commands.OPS and value["op"] != "init":
+    if value["op"] not in commands.OPS:
         raise LogCorrupt(record.cursor, f"unknown command {value['op']!r}")
     return value

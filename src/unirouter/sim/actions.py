@@ -3,16 +3,20 @@
 Every action knows when it happens (``at``, seconds from the start of the run) and where it was
 written (``index`` in the scenario's ``events:`` list), so a refusal can be reported against the
 line that asked for it. Items are named by their scenario ``id`` (the engine's ``external_id``);
-the runner maps those names to engine ids as items are created.
+the runner maps those names to engine ids as items are created. An action is the scenario's
+parsed form: when it runs, :meth:`Action.command` makes it the engine's command record
+(:mod:`unirouter.engine.commands`), with the names resolved by the run (:class:`Names`), and the
+run executes that record as the server and the replay do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from unirouter.config import model
+from unirouter.engine import commands
 from unirouter.engine.state import CloseReason
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "Decline",
     "Disconnect",
     "ItemSpec",
+    "Names",
     "Park",
     "Pick",
     "Reconnect",
@@ -34,6 +39,18 @@ __all__ = [
     "Submit",
     "Transfer",
 ]
+
+
+class Names(Protocol):
+    """What a run knows that turns an action into an engine command: the engine ids of the items
+    the scenario names, their offers, and whether completing one goes to wrap-up. Each raises
+    the :class:`~unirouter.errors.CommandError` a refusal reports when it knows no answer."""
+
+    def item_id(self, name: str) -> str: ...
+
+    def offer_id(self, name: str, agent: str) -> str: ...
+
+    def wraps_up(self, ident: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +79,26 @@ class ItemSpec:
     handle_s: float | None = None
     wrap_up_s: float | None = None
 
+    def submit(self) -> commands.Submit:
+        """The engine's intake of this item (its ``id`` is the ``external_id``)."""
+        return commands.Submit(
+            external_id=self.id,
+            workstream=self.workstream,
+            channel=self.channel,
+            attributes=dict(self.attributes),
+            customer=dict(self.customer),
+            priority=self.priority,
+            skills=self.skills or None,
+            units=self.units,
+            profiles=self.profiles or None,
+            available_at=self.available_at,
+            callback_at=self.callback_at,
+            phone=self.phone,
+            due_at=self.due_at,
+            ttl_s=self.ttl_s,
+            preferred_agents=self.preferred_agents or None,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Action:
@@ -75,6 +112,10 @@ class Action:
 
     def describe(self) -> dict[str, Any]:
         """The action as a scenario would write it, without ``at`` (for reports)."""
+        raise NotImplementedError
+
+    def command(self, names: Names) -> commands.Command:
+        """The engine command this action is, its names resolved by ``names``."""
         raise NotImplementedError
 
 
@@ -91,6 +132,9 @@ class SetPresence(Action):
         out: dict[str, Any] = {"agent": self.agent, "presence": self.presence.value}
         return out if self.label is None else {**out, "label": self.label}
 
+    def command(self, names: Names) -> commands.Command:
+        return commands.SetPresence(agent=self.agent, presence=self.presence, label=self.label)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Submit(Action):
@@ -101,6 +145,9 @@ class Submit(Action):
 
     def describe(self) -> dict[str, Any]:
         return {"item": {"id": self.item.id, "workstream": self.item.workstream}}
+
+    def command(self, names: Names) -> commands.Command:
+        return self.item.submit()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +160,9 @@ class Accept(Action):
 
     def describe(self) -> dict[str, Any]:
         return {"agent": self.agent, "accept": self.item}
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.Accept(offer=names.offer_id(self.item, self.agent), agent=self.agent)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +178,10 @@ class Decline(Action):
         out: dict[str, Any] = {"agent": self.agent, "decline": self.item}
         return out if self.reason is None else {**out, "reason": self.reason}
 
+    def command(self, names: Names) -> commands.Command:
+        offer = names.offer_id(self.item, self.agent)
+        return commands.Decline(offer=offer, agent=self.agent, reason=self.reason)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pick(Action):
@@ -139,6 +193,9 @@ class Pick(Action):
 
     def describe(self) -> dict[str, Any]:
         return {"agent": self.agent, "pick": self.item}
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.Pick(item=names.item_id(self.item), agent=self.agent)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,12 +214,19 @@ class Complete(_ItemAction):
 
     kind: ClassVar[str] = "complete"
 
+    def command(self, names: Names) -> commands.Command:
+        ident = names.item_id(self.item)
+        return commands.Complete(item=ident, wrap_up=names.wraps_up(ident))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Close(_ItemAction):
     """``{close: ITEM}``: close a worked item as completed."""
 
     kind: ClassVar[str] = "close"
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.Close(item=names.item_id(self.item))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,12 +235,18 @@ class Park(_ItemAction):
 
     kind: ClassVar[str] = "park"
 
+    def command(self, names: Names) -> commands.Command:
+        return commands.Park(item=names.item_id(self.item))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resume(_ItemAction):
     """``{resume: ITEM}``: the customer wrote again (R29)."""
 
     kind: ClassVar[str] = "resume"
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.Resume(item=names.item_id(self.item))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,6 +260,9 @@ class Cancel(Action):
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cancel": self.item}
         return out if self.reason is CloseReason.ABANDONED else {**out, "reason": self.reason.value}
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.Cancel(item=names.item_id(self.item), reason=self.reason)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +278,10 @@ class Transfer(Action):
         target = {"queue": self.queue} if self.queue is not None else {"agent": self.agent}
         return {"transfer": self.item, **target}
 
+    def command(self, names: Names) -> commands.Command:
+        ident = names.item_id(self.item)
+        return commands.Transfer(item=ident, queue=self.queue, agent=self.agent)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Assign(Action):
@@ -217,6 +294,9 @@ class Assign(Action):
     def describe(self) -> dict[str, Any]:
         return {"assign": self.item, "agent": self.agent}
 
+    def command(self, names: Names) -> commands.Command:
+        return commands.ForceAssign(item=names.item_id(self.item), agent=self.agent)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Disconnect(Action):
@@ -227,6 +307,9 @@ class Disconnect(Action):
 
     def describe(self) -> dict[str, Any]:
         return {"agent": self.agent, "disconnect": True}
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.Disconnect(agent=self.agent)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,6 +322,9 @@ class Reconnect(Action):
     def describe(self) -> dict[str, Any]:
         return {"agent": self.agent, "reconnect": True}
 
+    def command(self, names: Names) -> commands.Command:
+        return commands.Reconnect(agent=self.agent)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplyConfig(Action):
@@ -250,3 +336,6 @@ class ApplyConfig(Action):
 
     def describe(self) -> dict[str, Any]:
         return {"config": self.source}
+
+    def command(self, names: Names) -> commands.Command:
+        return commands.ApplyConfig(config=self.config)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,7 +54,9 @@ from unirouter.engine import (
     ManualClock,
     OfferStatus,
     WorkItem,
+    commands,
 )
+from unirouter.engine.events import encode as encode_event
 from unirouter.sim import actions, agenda, results, traffic
 from unirouter.sim.scenario import Scenario
 
@@ -120,7 +121,8 @@ class Observer(Protocol):
 
 
 class EventsFile:
-    """Writes each event as one JSON line the moment it comes (``--events FILE.jsonl``).
+    """Writes each event as one JSON line the moment it comes (``--events FILE.jsonl``), in the
+    wire format of the server's log (:func:`unirouter.engine.events.encode`).
 
     ``item_created`` lines also carry the item's ``attributes``, ``customer`` and requested
     ``skills`` (extra fields, SPEC §6.1.1), so ``unirouter capture`` can take a day's demand from
@@ -132,10 +134,10 @@ class EventsFile:
     def on_events(self, events: Sequence[Event], engine: Engine, cause: agenda.Task | None) -> None:
         write = self._stream.write
         for event in events:
-            body = event.to_dict()
+            extra = None
             if event.type is EventType.ITEM_CREATED and event.item is not None:
-                body.update(_intake(engine, event.item))
-            write(json.dumps(body, ensure_ascii=False, default=str) + "\n")
+                extra = _intake(engine, event.item)
+            write(encode_event(event, strict=False, extra=extra).decode() + "\n")
 
     def on_refusal(self, refusal: results.Refusal) -> None:
         """Refusals are not engine events: the events file holds only what the engine emitted."""
@@ -417,72 +419,22 @@ class _Run:
     # -- scripted actions (SPEC §7) -----------------------------------------------------------------
 
     def _scripted(self, action: actions.Action) -> None:
-        engine = self.engine
-        match action:
-            case actions.SetPresence():
-                engine.set_presence(action.agent, action.presence, label=action.label)
-            case actions.Submit():
-                self._submit(action.item)
-            case actions.Accept():
-                engine.accept(self._offer_for(action.item, action.agent), agent=action.agent)
-            case actions.Decline():
-                offer = self._offer_for(action.item, action.agent)
-                engine.decline(offer, agent=action.agent, reason=action.reason)
-            case actions.Pick():
-                engine.pick(self._item(action.item), agent=action.agent)
-            case actions.Complete():
-                ident = self._item(action.item)
-                engine.complete(ident, wrap_up=self._wraps_up(ident))
-            case actions.Close():
-                engine.close(self._item(action.item))
-            case actions.Park():
-                engine.park(self._item(action.item))
-            case actions.Resume():
-                engine.resume(self._item(action.item))
-            case actions.Cancel():
-                engine.cancel(self._item(action.item), reason=action.reason)
-            case actions.Transfer():
-                ident = self._item(action.item)
-                engine.transfer(ident, queue=action.queue, agent=action.agent)
-            case actions.Assign():
-                engine.force_assign(self._item(action.item), agent=action.agent)
-            case actions.Disconnect():
-                engine.disconnect(action.agent)
-            case actions.Reconnect():
-                engine.reconnect(action.agent)
-            case actions.ApplyConfig():
-                engine.apply_config(action.config)
+        """Run the engine command the action is (:meth:`~unirouter.sim.actions.Action.command`)."""
+        done = commands.execute(self.engine, action.command(self))
+        if isinstance(action, actions.Submit):
+            assert isinstance(done, WorkItem)
+            self.ids.setdefault(action.item.id, done.id)
 
-    def _submit(self, spec: actions.ItemSpec) -> None:
-        item = self.engine.submit(
-            external_id=spec.id,
-            workstream=spec.workstream,
-            channel=spec.channel,
-            attributes=dict(spec.attributes),
-            customer=dict(spec.customer),
-            priority=spec.priority,
-            skills=list(spec.skills) or None,
-            units=spec.units,
-            profiles=list(spec.profiles) or None,
-            available_at=spec.available_at,
-            callback_at=spec.callback_at,
-            phone=spec.phone,
-            due_at=spec.due_at,
-            ttl_s=spec.ttl_s,
-            preferred_agents=list(spec.preferred_agents) or None,
-        )
-        self.ids.setdefault(spec.id, item.id)
-
-    def _item(self, name: str) -> str:
+    def item_id(self, name: str) -> str:
         """The engine id of the item the scenario calls ``name``."""
         ident = self.ids.get(name)
         if ident is None:
             raise errors.NotFound(f"item {name} has not been submitted yet", item=name)
         return ident
 
-    def _offer_for(self, name: str, agent: str) -> str:
+    def offer_id(self, name: str, agent: str) -> str:
         """The agent's latest offer of the item, else the item's open offer (the engine judges)."""
-        ident = self._item(name)
+        ident = self.item_id(name)
         offer = self.offers.get(ident, {}).get(agent) or self.engine.item(ident).offer
         if offer is None:
             raise errors.OfferNotOpen(
@@ -493,7 +445,7 @@ class _Run:
     def _spec(self, ident: str) -> actions.ItemSpec | None:
         return self.scenario.items.get(self.names.get(ident, ""))
 
-    def _wraps_up(self, ident: str) -> bool:
+    def wraps_up(self, ident: str) -> bool:
         """Whether completing the item goes to wrap-up (R33) rather than straight to closed.
 
         A generated item wraps up when its drawn ``wrap_up_s`` is positive. A scripted one (SPEC
@@ -552,7 +504,7 @@ class _Run:
             return  # reassigned since, or closed (the engine may have let a closed item go)
         state = engine.item(task.item).state
         if isinstance(task, agenda.FinishWork) and state is ItemState.ASSIGNED:
-            engine.complete(task.item, wrap_up=self._wraps_up(task.item))
+            engine.complete(task.item, wrap_up=self.wraps_up(task.item))
         elif isinstance(task, agenda.EndWrapUp) and state is ItemState.WRAP_UP:
             engine.close(task.item)
 
@@ -568,15 +520,8 @@ class _Run:
         now = self.clock.now()
         self._next_arrival(source, now)
         made = self.generator.item(source)
-        item = self.engine.submit(
-            external_id=made.external_id,
-            workstream=made.workstream,
-            attributes=made.attributes,
-            customer=made.customer,
-            priority=made.priority,
-            skills=list(made.skills) or None,
-            channel=made.channel,
-        )
+        item = commands.execute(self.engine, made.intake)
+        assert isinstance(item, WorkItem)
         self.open[item.id] = _Open(made.handle_s, made.wrap_up_s, made.handle_for)
         if made.patience_s is not None:
             self.agenda.push(now + made.patience_s, agenda.Abandon(item=item.id))
@@ -587,7 +532,7 @@ class _Run:
         if held is None or held.answered:
             return
         if self.engine.item(ident).state in _ABANDONABLE:
-            self.engine.cancel(ident, reason=CloseReason.ABANDONED)
+            commands.execute(self.engine, commands.Cancel(item=ident, reason=CloseReason.ABANDONED))
 
     def _plan_shifts(self) -> None:
         """Offline at the start unless a shift covers it; available and offline at the edges."""
@@ -602,10 +547,11 @@ class _Run:
     def _shift(self, agent: str, *, on: bool) -> None:
         if on:
             self.off_shift.discard(agent)
-            self.engine.set_presence(agent, model.BasePresence.AVAILABLE)
+            presence = model.BasePresence.AVAILABLE
         else:
             self.off_shift.add(agent)
-            self.engine.set_presence(agent, model.BasePresence.OFFLINE)
+            presence = model.BasePresence.OFFLINE
+        commands.execute(self.engine, commands.SetPresence(agent=agent, presence=presence))
 
     # -- events -------------------------------------------------------------------------------------------
 

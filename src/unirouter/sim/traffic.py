@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unirouter.config import model
+from unirouter.engine import commands
 from unirouter.sim import distributions
 
 __all__ = [
@@ -97,18 +98,13 @@ class Shift:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Generated:
-    """One generated item: what to submit, and what its customer and agent will do."""
+    """One generated item: its intake (the engine command the run executes), and what its
+    customer and agent will do."""
 
-    external_id: str
-    workstream: str
-    attributes: dict[str, Any]
-    customer: dict[str, Any]
-    skills: tuple[model.SkillReq, ...]
-    priority: int | None
+    intake: commands.Submit
     handle_s: float
     patience_s: float | None
     wrap_up_s: float
-    channel: str | None = None
     #: Recorded demand: the handle time by the agent who takes the item (else ``handle_s``).
     handle_for: Callable[[str], float] | None = None
 
@@ -155,13 +151,16 @@ class Generator:
         a = s.arrival
         number = self._numbers[a.workstream] = self._numbers.get(a.workstream, 0) + 1
         self.count += 1
-        return Generated(
+        intake = commands.Submit(
             external_id=f"gen-{a.workstream}-{number}",
             workstream=a.workstream,
             attributes={name: c.draw(s.attributes) for name, c in a.attributes.items()},
             customer={name: c.draw(s.attributes) for name, c in a.customer.items()},
-            skills=a.skills,
+            skills=a.skills or None,
             priority=a.priority,
+        )
+        return Generated(
+            intake=intake,
             handle_s=a.handle_time.sample(s.handle),
             patience_s=None if a.patience is None else a.patience.sample(s.patience),
             wrap_up_s=0.0 if a.wrap_up is None else a.wrap_up.sample(s.wrap_up),

@@ -136,7 +136,7 @@ class _Reader:
                 self.known.add(item)
         elif item is not None and item not in self.known:
             return
-        self.kpis.feed(engine_events.from_dict(body))
+        self.kpis.feed(engine_events.Event.from_dict(body))
         if body["type"] == "item_closed" and item is not None:
             self.known.discard(item)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from unirouter import errors
 from unirouter.config import model
+from unirouter.engine import commands
 from unirouter.sim import traffic
 from unirouter.whatif import capture
 
@@ -236,17 +237,20 @@ class Recorded:
         line = self._items[self._produced]
         self._produced += 1
         self.count += 1
-        return traffic.Generated(
+        intake = commands.Submit(
             external_id=line["id"],
             workstream=line["workstream"],
             attributes=dict(line["attributes"]),
             customer=dict(line["customer"]),
-            skills=tuple(model.SkillReq.model_validate(s) for s in line["skills"]),
+            skills=tuple(model.SkillReq.model_validate(s) for s in line["skills"]) or None,
             priority=line["priority"],
+            channel=line["channel"],
+        )
+        return traffic.Generated(
+            intake=intake,
             handle_s=float(line["handle_s"] or 0.0),
             patience_s=self._patience_of(line),
             wrap_up_s=self._wrap_up_of(line),
-            channel=line["channel"],
             handle_for=self._handle_model(line),
         )
 
