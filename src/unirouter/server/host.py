@@ -369,8 +369,9 @@ class EngineHost:
         args: dict[str, Any] | None = None,
         view: Callable[[Any], T] = lambda r: r,
     ) -> T:
-        """Run ``op`` (a command record, or its log name with ``args``) on the engine now, build its answer with ``view`` at once (before any later
-        command can change the state it shows), then wait until it is durable.
+        """Run ``op`` (a command record, or its log name with ``args``) on the engine now, build
+        its answer with ``view`` at once (before any later command can change the state it
+        shows), then wait until it is durable.
 
         A refused command raises its :class:`~unirouter.errors.CommandError` once everything it
         may have observed is durable; it wrote nothing unless due timers fired first.
