@@ -4,15 +4,30 @@ Two parts: the built-in methods at 1k, 10k and 100k agents (:mod:`unirouter.benc
 custom assignment (R19, issue 15 B4), measured before and after its fix in the same run: "before"
 runs the engine with the agent-side check of a custom queue doing the full decision for every
 waiting item, as it did, "after" with the fix (the free agent alone is tried first).
+
+``--pools`` runs issue 10 item 4's cases instead (agents with varied skill levels, a deep backlog,
+set-up time). With ``--before SRC`` (the ``src`` folder of another checkout, e.g. a worktree of
+the commit before the change) each case runs in a fresh process per tree, the two trees
+alternating, with this checkout's benchmark code driving either tree's engine, and the figures are
+printed side by side::
+
+    git worktree add --detach ../before <commit>
+    python bench/engine.py --pools --before ../before/src
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from unirouter.bench import engine as benchmarks
@@ -110,6 +125,112 @@ def _ms(seconds: float | None) -> str:
     return "not run" if seconds is None else f"{1e3 * seconds:.1f} ms"
 
 
+# -- issue 10 item 4: varied skill levels, deep backlog, set-up ---------------------------------------
+
+HERE = Path(__file__).resolve().parent
+#: The benchmark code, loaded from this checkout whichever tree's engine ``PYTHONPATH`` selects.
+CASES_FILE = HERE.parent / "src" / "unirouter" / "bench" / "engine.py"
+
+
+def _cases() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("pool_cases", CASES_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pool_case(case: str, agents: int, items: int, waiting: int) -> dict[str, Any]:
+    """One case in this process: items/s and µs per item (set-up: seconds)."""
+    cases = _cases()
+    if case == "setup":
+        return dict(cases.setup_times(agents))
+    if case == "backlog":
+        result = cases.run_backlog_bench(agents, items, waiting=waiting)
+    else:
+        result = cases.run_engine_bench(agents, items, varied=case == "varied")
+    return {"agents": agents, "items_per_s": result.items_per_s, "us_per_item": result.us_per_item}
+
+
+def _child(tree: str | None, case: str, agents: int, items: int, waiting: int) -> dict[str, Any]:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = tree
+    argv = [sys.executable, str(Path(__file__).resolve()), "--pool-case", case]
+    argv += ["--sizes", str(agents), "--items", str(items), "--waiting", str(waiting)]
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def pool_plan(sizes: list[int], setup_sizes: list[int]) -> list[tuple[str, int]]:
+    plan = [("varied", n) for n in sizes] + [("profiles", n) for n in sizes]
+    plan += [("shallow", sizes[min(1, len(sizes) - 1)]), ("backlog", sizes[min(1, len(sizes) - 1)])]
+    return plan + [("setup", n) for n in setup_sizes]
+
+
+def pool_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every case for each tree, before and after alternating (which goes first swaps per case)."""
+    sizes = [int(s) for s in args.sizes.split(",")]
+    setup_sizes = [int(s) for s in args.setup_sizes.split(",")]
+    trees: list[tuple[str, str | None]] = [("after", str(HERE.parent / "src"))]
+    if args.before:
+        trees.insert(0, ("before", str(Path(args.before).resolve())))
+    rows = []
+    for n, (case, agents) in enumerate(pool_plan(sizes, setup_sizes)):
+        row: dict[str, Any] = {"case": case, "agents": agents}
+        order = trees if n % 2 == 0 else trees[::-1]
+        for name, tree in order:
+            row[name] = _child(
+                tree, case.replace("shallow", "varied"), agents, args.items, args.waiting
+            )
+            print(f"  {case} {agents} {name}: {row[name]}", file=sys.stderr, flush=True)
+        rows.append(row)
+    return rows
+
+
+def pool_report(rows: list[dict[str, Any]]) -> str:
+    """Before and after side by side: items/s, µs per item and its ratio to the smallest size of
+    the same case (deep backlog: to the shallow case); set-up in seconds."""
+    names = [name for name in ("before", "after") if name in rows[0]]
+    head = f"{'case':>9} {'agents':>7}" + "".join(
+        f" {name + ' items/s':>15} {'us/item':>8} {'ratio':>6}" for name in names
+    )
+    lines = [head]
+    first: dict[tuple[str, str], float] = {}
+    for row in rows:
+        if row["case"] == "setup":
+            continue
+        cells = f"{row['case']:>9} {row['agents']:>7}"
+        for name in names:
+            fig = row[name]
+            # The ratio's base: the smallest size of the same case; the shallow case for the
+            # deep backlog (the shallow case is the varied centre at the backlog's size).
+            family = "shallow" if row["case"] in ("shallow", "backlog") else row["case"]
+            ref = first.setdefault((family, name), fig["us_per_item"])
+            cells += (
+                f" {fig['items_per_s']:>15.0f} {fig['us_per_item']:>8.1f}"
+                f" {fig['us_per_item'] / ref:>6.2f}"
+            )
+        lines.append(cells)
+    setups = [row for row in rows if row["case"] == "setup"]
+    if setups:
+        lines.append("")
+        lines.append(
+            f"{'set-up':>9} {'agents':>7}"
+            + "".join(f" {name + ' validate s':>18} {'build s':>8}" for name in names)
+        )
+        for row in setups:
+            lines.append(
+                f"{'':>9} {row['agents']:>7}"
+                + "".join(
+                    f" {row[name]['validate_s']:>18.2f} {row[name]['build_s']:>8.2f}"
+                    for name in names
+                )
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default=",".join(map(str, benchmarks.DEFAULT_SIZES)))
@@ -118,7 +239,19 @@ def main() -> None:
     parser.add_argument(
         "--custom-only", action="store_true", help="only the custom-assignment part"
     )
+    parser.add_argument("--pools", action="store_true", help="issue 10 item 4's cases only")
+    parser.add_argument("--before", help="with --pools: the src folder of the tree to compare")
+    parser.add_argument("--waiting", type=int, default=50_000, help="deep backlog: items waiting")
+    parser.add_argument("--setup-sizes", default="10000,100000", help="with --pools: set-up runs")
+    parser.add_argument("--pool-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pool_case:
+        print(json.dumps(pool_case(args.pool_case, int(args.sizes), args.items, args.waiting)))
+        return
+    if args.pools:
+        rows = pool_rows(args)
+        print(json.dumps(rows) if args.json else pool_report(rows))
+        return
     results = []
     if not args.custom_only:
         for size in (int(s) for s in args.sizes.split(",")):

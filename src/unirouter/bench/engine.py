@@ -4,6 +4,16 @@ Drives the real engine through submit → assign → complete with 1k, 10k and 1
 every agent a member of 3, 10 skills with exact matching, and load 0.9 (nine in ten agents busy when
 the measurement starts). Agents come from 30 skill profiles, as trained teams do, so pools per skill
 signature stay few. Prints items per second and the per-item cost relative to the smallest size.
+
+Issue 10 item 4 adds three cases (``bench/engine.py --pools``), which import only the engine's public
+entry points so that one run can time two source trees side by side:
+
+* **varied levels** (``varied=True``): each agent holds 3 of the 10 skills at levels drawn from 3–10,
+  so nearly every agent has a skill signature of its own;
+* **deep backlog** (:func:`run_backlog_bench`): every agent busy and 50,000 items waiting across the
+  20 queues, then agents free up one at a time, each taking a waiting item, with an arrival after
+  each to keep the backlog; its per-assignment cost is compared with the shallow case's;
+* **set-up** (:func:`setup_times`): validating the configuration and building the engine.
 """
 
 from __future__ import annotations
@@ -20,7 +30,15 @@ from unirouter.engine.clock import ManualClock
 from unirouter.engine.engine import Engine
 from unirouter.engine.state import ItemState
 
-__all__ = ["EngineResult", "bench_config", "report", "run_engine_bench"]
+__all__ = [
+    "EngineResult",
+    "bench_config",
+    "centre",
+    "report",
+    "run_backlog_bench",
+    "run_engine_bench",
+    "setup_times",
+]
 
 #: Agents per run of ``unirouter bench engine`` and ``make bench``.
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
@@ -46,8 +64,14 @@ class EngineResult:
         return 1e6 * self.seconds / self.items
 
 
-def bench_config(agents: int, seed: int = 1) -> model.Config:
-    """20 workstreams each feeding one queue; agents in 3 queues with one of 30 skill profiles."""
+def bench_config(agents: int, seed: int = 1, *, varied: bool = False) -> model.Config:
+    """20 workstreams each feeding one queue; agents in 3 queues with one of 30 skill profiles
+    (``varied``: 3 of the 10 skills each, at levels drawn from 3–10)."""
+    return model.Config.model_validate(centre(agents, seed, varied=varied))
+
+
+def centre(agents: int, seed: int = 1, *, varied: bool = False) -> dict[str, Any]:
+    """The configuration of :func:`bench_config` as plain data, before validation."""
     rng = random.Random(seed)
     profiles = [
         {f"s{k}": rng.randint(3, 9) for k in range(SKILLS) if rng.random() < 0.7}
@@ -57,7 +81,11 @@ def bench_config(agents: int, seed: int = 1) -> model.Config:
     agent_defs: dict[str, Any] = {}
     for n in range(agents):
         agent_id = f"a{n:06d}"
-        agent_defs[agent_id] = {"skills": profiles[rng.randrange(PROFILES)]}
+        if varied:
+            held = rng.sample(range(SKILLS), 3)
+            agent_defs[agent_id] = {"skills": {f"s{k}": rng.randint(3, 10) for k in held}}
+        else:
+            agent_defs[agent_id] = {"skills": profiles[rng.randrange(PROFILES)]}
         for q in rng.sample(range(QUEUES), 3):
             members[f"q{q}"].append(agent_id)
     workstreams = {
@@ -74,20 +102,24 @@ def bench_config(agents: int, seed: int = 1) -> model.Config:
         f"q{q}": {"kind": "messaging", "priority": q % 3, "members": members[f"q{q}"]}
         for q in range(QUEUES)
     }
-    return model.Config.model_validate(
-        {
-            "skills": {f"s{k}": {"levels": 10} for k in range(SKILLS)},
-            "workstreams": workstreams,
-            "queues": queues,
-            "agents": agent_defs,
-        }
-    )
+    return {
+        "skills": {f"s{k}": {"levels": 10} for k in range(SKILLS)},
+        "workstreams": workstreams,
+        "queues": queues,
+        "agents": agent_defs,
+    }
 
 
-def run_engine_bench(agents: int, items: int, *, seed: int = 1) -> EngineResult:
-    """Fill the floor to load 0.9, then measure ``items`` completions each followed by an arrival."""
+def run_engine_bench(
+    agents: int, items: int, *, seed: int = 1, varied: bool = False, waiting: int = 0
+) -> EngineResult:
+    """Fill the floor to load 0.9, then measure ``items`` completions each followed by an arrival.
+
+    With ``waiting``, the floor is filled to every agent's capacity and ``waiting`` more items
+    queue behind (see :func:`run_backlog_bench`).
+    """
     started = time.perf_counter()
-    config = bench_config(agents, seed)
+    config = bench_config(agents, seed, varied=varied)
     clock = ManualClock(0.0)
     # As a long-running shell would: bound the closed items kept readable, and after the set-up
     # move its objects out of the cyclic collector's view (gc.freeze), so collections do not
@@ -107,7 +139,7 @@ def run_engine_bench(agents: int, items: int, *, seed: int = 1) -> EngineResult:
         )
         active.append(item.id)
 
-    for _ in range(int(agents * 0.9)):
+    for _ in range(int(agents * 0.9) if not waiting else agents + waiting):
         submit()
     engine.drain_events()
     setup_s = time.perf_counter() - started
@@ -123,6 +155,29 @@ def run_engine_bench(agents: int, items: int, *, seed: int = 1) -> EngineResult:
     seconds = time.perf_counter() - begin
     gc.unfreeze()
     return EngineResult(agents=agents, items=items, seconds=seconds, setup_s=setup_s)
+
+
+def run_backlog_bench(
+    agents: int, items: int, *, waiting: int = 50_000, seed: int = 1, varied: bool = True
+) -> EngineResult:
+    """Deep backlog: ``agents + waiting`` items submitted (every agent that qualifies for some of
+    them busy, about ``waiting`` items queued across the 20 queues), then ``items`` completions,
+    each freeing an agent that takes a waiting item, each followed by an arrival."""
+    return run_engine_bench(agents, items, seed=seed, varied=varied, waiting=waiting)
+
+
+def setup_times(agents: int, *, seed: int = 1, varied: bool = True) -> dict[str, float]:
+    """Seconds to validate the configuration (as ``unirouter config check`` does) and to build
+    the engine from it, for ``agents`` agents."""
+    from unirouter import config as configuration
+
+    data = centre(agents, seed, varied=varied)
+    began = time.perf_counter()
+    config = configuration.validate(data)
+    validated = time.perf_counter()
+    Engine(config, clock=ManualClock(0.0), retain_closed=10_000)
+    built = time.perf_counter()
+    return {"agents": agents, "validate_s": validated - began, "build_s": built - validated}
 
 
 def _next_assigned(engine: Engine, active: deque[str]) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from unirouter import expressions
 from unirouter.config import model
 from unirouter.engine import matching, plans
-from unirouter.engine.queues import Entry, LazyHeap, QueueRuntime
+from unirouter.engine.queues import Entry, QueueRuntime, ReqIndex
 from unirouter.engine.state import AgentState, ItemState, WorkItem
 
 __all__ = ["Decision", "Dispatcher"]
@@ -196,58 +196,57 @@ class Dispatcher:
                 break
             decision = Decision()
         if self.tracing and decision.winner is not None and queue.method is not model.Method.CUSTOM:
-            self._more_candidates(item, queue, decision)
+            self._more_candidates(item, queue, decision, pass_over)
         decision.method = queue.method
         decision.match = self.workstreams[item.workstream].cfg.skill_match
         return decision
 
-    def _more_candidates(self, item: WorkItem, queue: QueueRuntime, decision: Decision) -> None:
-        """R43: the top 5 candidates with scores, beyond the one head per pool a decision needs.
+    def _more_candidates(
+        self, item: WorkItem, queue: QueueRuntime, decision: Decision, pass_over: int
+    ) -> None:
+        """R43: the top 5 candidates with scores, beyond the head a decision needs.
 
-        One best-first walk over the heap trees of every qualifying pool at once: a child is never
-        smaller than its parent, so about five entries are visited, whatever the pool sizes.
+        One best-first walk over the heap tree of the requirement's index: a child is never smaller
+        than its parent, so about five entries are visited, whatever the number of members.
         """
-        ws = self.workstreams[item.workstream]
         req = item.group
         assert isinstance(req, matching.Requirement)
-        fits, valid = self._fits(item, {}, PASS_ALL), self.agent_entry_valid
-        frontier: list[tuple[tuple[Any, ...], int, int, LazyHeap, tuple[Any, ...]]] = []
-        for n, (rank, pool) in enumerate(self._qualifying(queue, req, ws)):
-            if pool.live > 0 and pool.entries:
-                frontier.append(((*rank, *pool.entries[0][0]), n, 0, pool, rank))
-        heapq.heapify(frontier)
+        index = queue.requirement(req, self.workstreams[item.workstream].cfg.skill_match)
+        fits, valid = self._fits(item, {}, pass_over), self.agent_entry_valid
+        entries = index.entries
+        frontier: list[tuple[tuple[Any, ...], int]] = []
+        if index.live > 0 and entries:
+            frontier.append((entries[0][0], 0))
         found: list[Candidate] = []
+        size = len(entries)
         while frontier and len(found) < 5:
-            key, n, index, pool, rank = heapq.heappop(frontier)
-            entry = pool.entries[index]
+            key, at = heapq.heappop(frontier)
+            entry = entries[at]
             if valid(entry) and fits(entry[2]):
                 found.append((key, entry[2]))
-            for child in (2 * index + 1, 2 * index + 2):
-                if child < len(pool.entries):
-                    child_key = (*rank, *pool.entries[child][0])
-                    heapq.heappush(frontier, (child_key, n, child, pool, rank))
+            for child in (2 * at + 1, 2 * at + 2):
+                if child < size:
+                    heapq.heappush(frontier, (entries[child][0], child))
         if found and found[0][1] == decision.winner:
             decision.candidates = found
 
     def _from_pools(
         self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: int
     ) -> None:
-        """Best agent across the pools that qualify for the item's requirement (R16–R18)."""
+        """Best agent among the ready members qualifying for the item's requirement (R16–R18).
+
+        The requirement's index holds them in (rank, method key) order, so the first live entry
+        that may take the item is the winner; its live counters give R43's exclusion counts.
+        """
         ws = self.workstreams[item.workstream]
         req = item.group
         assert isinstance(req, matching.Requirement)
         refused: dict[str, str] = {}
-        agents = self.agents
-        allowed = ws.allowed
-        qualifying = self._qualifying(queue, req, ws)
-        qualified_live = 0
-        plain = not item.declines and item.affinity_agent is None
-        candidates = decision.candidates
-        for rank, pool in qualifying:
-            if pool.live <= 0:
-                continue
-            qualified_live += pool.live
-            entries: list[Entry] | None = pool.entries
+        index = queue.requirement(req, ws.cfg.skill_match)
+        if index.live > 0:
+            entries: list[Entry] | None = index.entries
+            agents = self.agents
+            plain = not item.declines and item.affinity_agent is None
             # Fast path: the live head fits (the common case), checked inline.
             while entries:
                 key, version, agent_id = entries[0]
@@ -257,19 +256,19 @@ class Dispatcher:
                     continue
                 if (
                     plain
-                    and agent.presence in allowed
+                    and agent.presence in ws.allowed
                     and agent.capacity_units - agent.used_units >= req.units
                     and (not req.profiles or self.room_for(agent, 0, req.profiles) is None)
                 ):
-                    candidates.append(((*rank, *key), agent_id))
+                    decision.candidates.append((key, agent_id))
                     entries = None
                 break
             if entries:
-                entry = pool.first(self.agent_entry_valid, self._fits(item, refused, pass_over))
+                entry = index.first(self.agent_entry_valid, self._fits(item, refused, pass_over))
                 if entry is not None:
-                    candidates.append(((*rank, *entry[0]), entry[2]))
-        if candidates:
-            decision.winner = min(candidates)[1]
+                    decision.candidates.append((entry[0], entry[2]))
+            if decision.candidates:
+                decision.winner = decision.candidates[0][1]
         if not self.tracing:
             return  # exclusions are only read by R43's trace
         for agent_id in item.declines:  # R25 exclusions are known without looking at the pools
@@ -277,29 +276,24 @@ class Dispatcher:
                 refused[agent_id] = "declined"
         for agent_id, reason in refused.items():
             decision.exclude(reason, 1, [agent_id])
-        lacking = sum(
-            pool.live
-            for sig, pool in queue.pools.items()
-            if matching.exclusion(req, sig, ws.cfg.skill_match) == "profile"
-        )
-        decision.exclude("profile", lacking)
-        decision.exclude(
-            "skill", queue.ready - qualified_live - lacking, self._skill_misses(queue, req, ws)
-        )
+        decision.exclude("profile", index.lacking)
+        short = queue.ready - index.live - index.lacking
+        if short > 0:
+            decision.exclude("skill", short, self._skill_misses(index, short))
         self._count_unready(queue, decision)
 
-    def _skill_misses(
-        self, queue: QueueRuntime, req: matching.Requirement, ws: plans.WorkstreamPlan
-    ) -> list[Any]:
-        """R43: up to 10 ready members whose skills fall short, each with what it lacks."""
+    def _skill_misses(self, index: ReqIndex, short: int) -> list[Any]:
+        """R43: up to 10 of the ``short`` ready members whose skills fall short, each with what it
+        lacks, from the index's pools in the queue's pool order."""
         named: list[Any] = []
-        for sig, pool in queue.pools.items():
-            if matching.exclusion(req, sig, ws.cfg.skill_match) != "skill" or pool.live <= 0:
+        wanted = min(10, short)
+        for pool in index.short:
+            if pool.live <= 0:
                 continue
-            missing = matching.missing_skills(req, sig)
-            for entry in pool.live_entries(self.agent_entry_valid):
-                named.append({"agent": entry[2], "missing": missing})
-                if len(named) == 10:
+            missing = matching.missing_skills(index.req, pool.sig)
+            for agent_id in pool.ready_ids(self.agent_entry_valid):
+                named.append({"agent": agent_id, "missing": missing})
+                if len(named) == wanted:
                     return named
         return named
 
@@ -315,22 +309,6 @@ class Dispatcher:
             return reason is None
 
         return fits
-
-    def _qualifying(
-        self, queue: QueueRuntime, req: matching.Requirement, ws: plans.WorkstreamPlan
-    ) -> list[tuple[tuple[Any, ...], LazyHeap]]:
-        """The queue's pools whose signature qualifies for ``req``, with their rank; cached per queue
-        until a pool is added."""
-        key = (req, ws.cfg.skill_match)
-        found: list[tuple[tuple[Any, ...], LazyHeap]] | None = queue.matches.get(key)
-        if found is None:
-            found = []
-            for sig, pool in queue.pools.items():
-                rank = self.sigs.rank(req, sig, ws.cfg.skill_match, queue.method)
-                if rank is not None:
-                    found.append((rank, pool))
-            queue.matches[key] = found
-        return found
 
     def _count_unready(self, queue: QueueRuntime, decision: Decision) -> None:
         """Members not in any pool: excluded by presence, or by capacity while present (R43 counts).

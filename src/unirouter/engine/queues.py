@@ -2,9 +2,14 @@
 
 A queue keeps
 
-* **agent pools**, one per :class:`~unirouter.engine.matching.Signature`: a lazy-deletion heap of the
-  members that are ready to take work here (allowed presence, enough free units), ordered by the queue's
-  assignment method (R17);
+* **agent pools**, one per :class:`~unirouter.engine.matching.Signature`: the members that are ready to
+  take work here (allowed presence, enough free units), with their key in the queue's assignment method
+  (R17) and their count (``live``);
+* **requirement indexes**, one per (:class:`~unirouter.engine.matching.Requirement`, skill match) a
+  decision has asked about: a lazy-deletion heap of the ready members whose signature qualifies,
+  ordered by (rank, method key) (R16–R18), and live counts of the ready members that qualify and that
+  lack a capacity profile. A pool fans each push and each change of its count out to the indexes its
+  signature qualifies for, so a decision reads one heap head, however varied the agents' levels;
 * **item groups**, one per :class:`~unirouter.engine.matching.Requirement`: a lazy-deletion heap of the
   waiting items with those requirements, ordered by the queue order (R6–R9).
 
@@ -24,7 +29,7 @@ from unirouter import calendars
 from unirouter.config import model
 from unirouter.engine import matching
 
-__all__ = ["Entry", "LazyHeap", "QueueRuntime"]
+__all__ = ["Entry", "LazyHeap", "Pool", "QueueRuntime", "ReqIndex"]
 
 Entry = tuple[Any, int, str]
 
@@ -79,6 +84,74 @@ class LazyHeap:
             heapq.heapify(self.entries)
 
 
+class ReqIndex(LazyHeap):
+    """The ready members of one queue that qualify for one requirement under one skill match.
+
+    Entries are ``((*rank, *method key), version, agent id)``: the heap head is the best match
+    (R16–R18) whatever signature it has. ``live`` counts the ready members that qualify, ``lacking``
+    those whose signature lacks a capacity profile the requirement carries; ``short`` lists the pools
+    whose skills fall short, in the queue's pool order (R43 names from them).
+    """
+
+    __slots__ = ("lacking", "match", "req", "short")
+
+    def __init__(self, req: matching.Requirement, match: model.SkillMatch) -> None:
+        super().__init__()
+        self.req = req
+        self.match = match
+        self.lacking = 0
+        self.short: list[Pool] = []
+
+
+class Pool:
+    """The ready members of one queue with one signature, and the requirement indexes they feed.
+
+    ``latest`` maps each member pushed here to its latest ``(key, version)``: a member is ready while
+    that version is still the agent's. ``live`` counts the ready members; a change of it moves the
+    counts of the indexes this signature qualifies for (``feeds``, with its rank there) or lacks a
+    profile for (``lacks``).
+    """
+
+    __slots__ = ("_live", "feeds", "lacks", "latest", "sig")
+
+    def __init__(self, sig: matching.Signature) -> None:
+        self.sig = sig
+        self._live = 0
+        self.latest: dict[str, tuple[Any, int]] = {}
+        self.feeds: list[tuple[ReqIndex, tuple[Any, ...]]] = []
+        self.lacks: list[ReqIndex] = []
+
+    @property
+    def live(self) -> int:
+        return self._live
+
+    @live.setter
+    def live(self, value: int) -> None:
+        delta = value - self._live
+        self._live = value
+        for index, _ in self.feeds:
+            index.live += delta
+        for index in self.lacks:
+            index.lacking += delta
+
+    def push(self, key: Any, version: int, ident: str) -> None:
+        self.latest[ident] = (key, version)
+        for index, rank in self.feeds:
+            heapq.heappush(index.entries, ((*rank, *key) if rank else key, version, ident))
+
+    def compact(self, valid: Callable[[Entry], bool]) -> None:
+        """Forget members no longer ready here once they outnumber ready ones; compact the indexes."""
+        latest = self.latest
+        if len(latest) > 2 * self._live + 8:
+            self.latest = {i: kv for i, kv in latest.items() if valid((kv[0], kv[1], i))}
+        for index, _ in self.feeds:
+            index.compact(valid)
+
+    def ready_ids(self, valid: Callable[[Entry], bool]) -> Iterator[str]:
+        """The ready members, in the order they first became ready here."""
+        return (i for i, (key, version) in self.latest.items() if valid((key, version, i)))
+
+
 class QueueRuntime:
     """One queue's settings (from the configuration) and live indexes."""
 
@@ -88,7 +161,6 @@ class QueueRuntime:
         "calendar",
         "cfg",
         "groups",
-        "matches",
         "members",
         "method",
         "min_units",
@@ -99,6 +171,7 @@ class QueueRuntime:
         "present",
         "profiles",
         "ready",
+        "reqs",
         "slots",
         "staffed",
         "unready",
@@ -111,9 +184,9 @@ class QueueRuntime:
         self.method = cfg.assignment.method
         self.calendar = calendar
         self.members: dict[str, float] = {}
-        self.pools: dict[matching.Signature, LazyHeap] = {}
+        self.pools: dict[matching.Signature, Pool] = {}
         self.groups: dict[tuple[str, matching.Requirement], LazyHeap] = {}
-        self.matches: dict[Any, Any] = {}
+        self.reqs: dict[tuple[matching.Requirement, model.SkillMatch], ReqIndex] = {}
         self.allowed: frozenset[model.BasePresence] = frozenset(
             {model.BasePresence.AVAILABLE, model.BasePresence.BUSY}
         )
@@ -140,12 +213,43 @@ class QueueRuntime:
     def priority(self) -> int:
         return self.cfg.priority
 
-    def pool(self, sig: matching.Signature) -> LazyHeap:
-        heap = self.pools.get(sig)
-        if heap is None:
-            heap = self.pools[sig] = LazyHeap()
-            self.matches.clear()
-        return heap
+    def pool(self, sig: matching.Signature) -> Pool:
+        pool = self.pools.get(sig)
+        if pool is None:
+            pool = self.pools[sig] = Pool(sig)
+            for index in self.reqs.values():
+                self._attach(pool, index)
+        return pool
+
+    def requirement(self, req: matching.Requirement, match: model.SkillMatch) -> ReqIndex:
+        """The index of the ready members qualifying for ``req``; built from the pools on first use
+        (one pass over them), then kept current by their pushes."""
+        index = self.reqs.get((req, match))
+        if index is None:
+            index = self.reqs[(req, match)] = ReqIndex(req, match)
+            for pool in self.pools.values():
+                rank = self._attach(pool, index)
+                if rank is not None:
+                    index.entries.extend(
+                        ((*rank, *key) if rank else key, version, ident)
+                        for ident, (key, version) in pool.latest.items()
+                    )
+            heapq.heapify(index.entries)
+        return index
+
+    def _attach(self, pool: Pool, index: ReqIndex) -> tuple[Any, ...] | None:
+        """Link ``pool`` to ``index`` by how its signature fits the requirement; its rank, if it
+        qualifies."""
+        rank = matching.rank(index.req, pool.sig, index.match, self.method)
+        if rank is not None:
+            pool.feeds.append((index, rank))
+            index.live += pool.live
+        elif matching.exclusion(index.req, pool.sig, index.match) == "profile":
+            pool.lacks.append(index)
+            index.lacking += pool.live
+        else:
+            index.short.append(pool)
+        return rank
 
     def group(self, req: tuple[str, matching.Requirement]) -> LazyHeap:
         heap = self.groups.get(req)

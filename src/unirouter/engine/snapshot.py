@@ -2,7 +2,7 @@
 
 A restart is the latest snapshot plus a replay of the log after it, so a snapshot must hold
 everything that shapes what the engine does next: items, agents, offers, queue indexes (lazy
-heaps, agent pools per skill signature, round-robin positions), the timer heap, split counters,
+heaps, agent pools per skill signature and the requirement indexes they feed, round-robin positions), the timer heap, split counters,
 penalties, affinity, traces, and the counters behind event ``seq``, item and offer ids.
 
 What it leaves out is what the engine makes from its configuration alone
@@ -97,6 +97,8 @@ ALLOWED: tuple[type, ...] = (
     state.OfferStatus,
     queues.QueueRuntime,
     queues.LazyHeap,
+    queues.Pool,
+    queues.ReqIndex,
     timers.Timers,
     timers.TimerKind,
     matching.Signature,
