@@ -76,7 +76,9 @@ requirements = st.fixed_dictionaries(
             unique_by=lambda s: s[0],
             max_size=2,
         ),
-        "units": st.sampled_from([None, 0, 40, 80]),
+        # Never below the workstream's 40: a smaller item widens the queue's pool admission as it
+        # arrives (R16, R31), after the state the scan reads.
+        "units": st.sampled_from([None, 40, 80, 120]),
         "profiles": st.lists(st.sampled_from(["p0", "p1"]), unique=True, max_size=1),
     }
 )
@@ -89,7 +91,7 @@ steps = st.lists(
         ),
     ),
     min_size=1,
-    max_size=40,
+    max_size=100,
 )
 
 
@@ -217,3 +219,95 @@ def test_index_picks_the_winner_and_top_five_a_full_scan_picks(
         elif step[0] == "presence":
             agent = f"a{step[1] % count}"
             engine.set_presence(agent, P(step[2]))
+
+
+def test_an_index_no_decision_asks_for_is_dropped_and_rebuilt_exactly() -> None:
+    """Issue 10 item 4: pushes follow the requirements in use. An index idle for longer than its
+    rebuild costs is dropped; asked again, it is built from the pools and decides as a scan does."""
+    agents = [
+        {"skills": {"k0": 2, "k1": 3}, "capacity_units": 80},
+        {"skills": {"k0": 4, "k1": 1}, "capacity_units": 80},
+        {"skills": {"k1": 5}, "capacity_units": 120, "profiles": ["p0"]},
+    ]
+    clock = ManualClock(0.0)
+    methods = ["round_robin", "round_robin", "round_robin"]  # every agent takes its turn
+    engine = Engine(centre(agents, methods, [[0, 1, 2]] * 3), clock=clock)
+    queue = engine._queues["q_exact"]
+    first = {"skills": [("k0", 2, False)], "units": None, "profiles": []}
+    other = {"skills": [("k1", 1, False)], "units": None, "profiles": []}
+    key = (
+        matching.Requirement.of([model.SkillReq(name="k0", level=2)], 40, []),
+        model.SkillMatch.EXACT,
+    )
+
+    def submit(n: int, req: dict[str, Any]) -> Any:
+        clock.set(float(n))
+        expected = brute_force(engine, "exact", req)
+        skills = [model.SkillReq(name=s, level=lv, optional=o) for s, lv, o in req["skills"]]
+        item = engine.submit(external_id=f"x{n}", workstream="w_exact", skills=skills)
+        check_decision(item, expected)
+        return item
+
+    engine.complete(submit(0, first).id, wrap_up=False)
+    index = queue.reqs[key]
+    for n in range(1, 200):
+        engine.complete(submit(n, other).id, wrap_up=False)
+    assert key not in queue.reqs
+    assert all(fed is not index for pool in queue.pools.values() for fed, _ in pool.feeds)
+    submit(200, first)
+    assert queue.reqs[key] is not index
+
+
+def test_indexes_follow_the_requirements_in_use_not_every_one_seen() -> None:
+    """Issue 10 item 4: 200 distinct requirements, each asked once, leave a bounded set of indexes."""
+    agents = [
+        {"skills": {name: 1 + (n + k) % 6 for k, name in enumerate(SKILLS)}} for n in range(6)
+    ]
+    clock = ManualClock(0.0)
+    engine = Engine(centre(agents, list(METHODS[:3]), [list(range(6))] * 3), clock=clock)
+    queue = engine._queues["q_closest"]
+    for n in range(200):
+        clock.set(float(n))
+        skills = [model.SkillReq(name=SKILLS[n % 4], level=1 + n % 6)]
+        item = engine.submit(
+            external_id=f"x{n}", workstream="w_closest", skills=skills, units=40 + n // 24
+        )
+        engine.complete(item.id, wrap_up=False)
+    assert len(queue.reqs) < 30
+
+
+def test_a_snapshot_keeps_the_requirement_indexes() -> None:
+    """SPEC §9, issue 10 item 4: a restored engine holds the same indexes and decides the same."""
+    agents = [
+        {"skills": {name: 1 + (n * 7 + k) % 6 for k, name in enumerate(SKILLS)}} for n in range(8)
+    ]
+    config = centre(agents, ["round_robin", "most_skilled", "least_active"], [list(range(8))] * 3)
+    clock = ManualClock(0.0)
+    engine = Engine(config, clock=clock)
+    for n in range(30):
+        clock.set(float(n))
+        match = MATCHES[n % 3]
+        skills = [model.SkillReq(name=SKILLS[n % 4], level=1 + n % 5)]
+        item = engine.submit(external_id=f"x{n}", workstream=ws_name(match), skills=skills)
+        if n % 4:
+            engine.complete(item.id, wrap_up=False)
+    restored = Engine.restore(engine.snapshot(), config=config, clock=clock)
+    for name, queue in engine._queues.items():
+        again = restored._queues[name]
+        assert set(again.reqs) == set(queue.reqs) and queue.reqs
+        for key, index in queue.reqs.items():
+            twin = again.reqs[key]
+            assert (twin.live, twin.lacking, twin.entries) == (
+                index.live,
+                index.lacking,
+                index.entries,
+            )
+        # The pools feed the restored indexes themselves, not copies of them.
+        kept = {id(index) for index in again.reqs.values()}
+        assert all(id(i) in kept for pool in again.pools.values() for i, _ in pool.feeds)
+    for n in range(30, 40):
+        clock.set(float(n))
+        skills = [model.SkillReq(name=SKILLS[n % 4], level=1 + n % 5)]
+        for eng in (engine, restored):
+            eng.submit(external_id=f"x{n}", workstream=ws_name(MATCHES[n % 3]), skills=skills)
+    assert [i.trace for i in engine.items()] == [i.trace for i in restored.items()]

@@ -90,10 +90,11 @@ class ReqIndex(LazyHeap):
     Entries are ``((*rank, *method key), version, agent id)``: the heap head is the best match
     (R16–R18) whatever signature it has. ``live`` counts the ready members that qualify, ``lacking``
     those whose signature lacks a capacity profile the requirement carries; ``short`` lists the pools
-    whose skills fall short, in the queue's pool order (R43 names from them).
+    whose skills fall short, in the queue's pool order (R43 names from them). ``idle`` counts the
+    pushes since a decision last asked for it; past ``budget`` it is dropped.
     """
 
-    __slots__ = ("lacking", "match", "req", "short")
+    __slots__ = ("budget", "idle", "lacking", "match", "req", "short")
 
     def __init__(self, req: matching.Requirement, match: model.SkillMatch) -> None:
         super().__init__()
@@ -101,6 +102,8 @@ class ReqIndex(LazyHeap):
         self.match = match
         self.lacking = 0
         self.short: list[Pool] = []
+        self.idle = 0
+        self.budget = 0
 
 
 class Pool:
@@ -109,13 +112,14 @@ class Pool:
     ``latest`` maps each member pushed here to its latest ``(key, version)``: a member is ready while
     that version is still the agent's. ``live`` counts the ready members; a change of it moves the
     counts of the indexes this signature qualifies for (``feeds``, with its rank there) or lacks a
-    profile for (``lacks``).
+    profile for (``lacks``). ``owner`` is the queue.
     """
 
-    __slots__ = ("_live", "feeds", "lacks", "latest", "sig")
+    __slots__ = ("_live", "feeds", "lacks", "latest", "owner", "sig")
 
-    def __init__(self, sig: matching.Signature) -> None:
+    def __init__(self, sig: matching.Signature, owner: QueueRuntime) -> None:
         self.sig = sig
+        self.owner = owner
         self._live = 0
         self.latest: dict[str, tuple[Any, int]] = {}
         self.feeds: list[tuple[ReqIndex, tuple[Any, ...]]] = []
@@ -140,12 +144,19 @@ class Pool:
             heapq.heappush(index.entries, ((*rank, *key) if rank else key, version, ident))
 
     def compact(self, valid: Callable[[Entry], bool]) -> None:
-        """Forget members no longer ready here once they outnumber ready ones; compact the indexes."""
+        """Forget members no longer ready here once they outnumber ready ones; compact the indexes
+        and drop those idle past their budget."""
         latest = self.latest
         if len(latest) > 2 * self._live + 8:
             self.latest = {i: kv for i, kv in latest.items() if valid((kv[0], kv[1], i))}
+        idle: list[ReqIndex] = []
         for index, _ in self.feeds:
             index.compact(valid)
+            index.idle += 1
+            if index.idle > index.budget:
+                idle.append(index)
+        for index in idle:
+            self.owner.drop(index)
 
     def ready_ids(self, valid: Callable[[Entry], bool]) -> Iterator[str]:
         """The ready members, in the order they first became ready here."""
@@ -216,7 +227,7 @@ class QueueRuntime:
     def pool(self, sig: matching.Signature) -> Pool:
         pool = self.pools.get(sig)
         if pool is None:
-            pool = self.pools[sig] = Pool(sig)
+            pool = self.pools[sig] = Pool(sig, self)
             for index in self.reqs.values():
                 self._attach(pool, index)
         return pool
@@ -235,7 +246,22 @@ class QueueRuntime:
                         for ident, (key, version) in pool.latest.items()
                     )
             heapq.heapify(index.entries)
+            # Kept while it is asked for at least once per this many pushes: what building it
+            # again would cost, so an unused index costs at most its own rebuild.
+            index.budget = 4 * (len(self.pools) + len(index.entries)) + 16
+        index.idle = 0
         return index
+
+    def drop(self, index: ReqIndex) -> None:
+        """Forget a requirement index: no pool feeds it any more (built again when asked)."""
+        if self.reqs.get((index.req, index.match)) is not index:
+            return
+        del self.reqs[(index.req, index.match)]
+        for pool in self.pools.values():
+            if any(fed is index for fed, _ in pool.feeds):
+                pool.feeds = [(fed, rank) for fed, rank in pool.feeds if fed is not index]
+            elif index in pool.lacks:
+                pool.lacks.remove(index)
 
     def _attach(self, pool: Pool, index: ReqIndex) -> tuple[Any, ...] | None:
         """Link ``pool`` to ``index`` by how its signature fits the requirement; its rank, if it
