@@ -186,14 +186,16 @@ def _events_since(url: str, cursor: int) -> int:
     return sum(1 for line in text.splitlines() if line.startswith("data: "))
 
 
-def run(agents: int, queues: int, rate: float, seconds: float) -> dict[str, Any]:
+def run(
+    agents: int, queues: int, rate: float, seconds: float, viewport: tuple[int, int] = (1920, 1080)
+) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="unirouter-bench-web-"))
     process, url = start_server(folder, agents, queues)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             loaded = time.monotonic()
             page.goto(f"{url}/ui/#token={SUPERVISOR}&next=console")
             page.get_by_test_id("stream-state").filter(has_text="Live").wait_for(timeout=60_000)
@@ -218,7 +220,7 @@ def run(agents: int, queues: int, rate: float, seconds: float) -> dict[str, Any]
             page.wait_for_timeout(2000)  # the last probes' frames
             seen = page.evaluate("window.__seen")
             longs = [d for start, d in page.evaluate("window.__long") if start >= long0]
-            page.screenshot(path=str(folder / "console.png"))
+            page.screenshot(path=str(folder / "console.png"), full_page=True)
             browser.close()
         events = _events_since(url, cursor)
     finally:
@@ -236,6 +238,7 @@ def run(agents: int, queues: int, rate: float, seconds: float) -> dict[str, Any]
     return {
         "agents": agents,
         "queues": queues,
+        "viewport": f"{viewport[0]}x{viewport[1]}",
         "seconds": round(span, 1),
         "console_load_s": round(load_s, 2),
         "events": events,
@@ -262,7 +265,7 @@ def report(figures: dict[str, Any]) -> str:
     lat = figures["latency_ms"]
     return "\n".join([
         f"web console: {figures['agents']} agents, {figures['queues']} queues, "
-        f"{figures['events_per_s']} events/s for {figures['seconds']} s "
+        f"{figures['events_per_s']} events/s for {figures['seconds']} s, {figures['viewport']} "
         f"(console loaded in {figures['console_load_s']} s)",
         f"  event to screen  p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms  "
         f"({figures['probes']} probes, {figures['probes_not_seen']} not seen)   target p99 <= 1000",
@@ -278,9 +281,11 @@ def main() -> None:
     parser.add_argument("--queues", type=int, default=100)
     parser.add_argument("--rate", type=float, default=50.0, help="events a second (about)")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--viewport", default="1920x1080", help="the browser window, WIDTHxHEIGHT")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = run(args.agents, args.queues, args.rate, args.seconds)
+    width, _, height = args.viewport.partition("x")
+    figures = run(args.agents, args.queues, args.rate, args.seconds, (int(width), int(height)))
     print(json.dumps(figures) if args.json else report(figures))
 
 

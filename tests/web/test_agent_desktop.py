@@ -150,3 +150,53 @@ def test_r28_two_desks_pick_one_item_and_the_second_is_told_it_is_taken(
     with server.client("admin") as admin:
         [item] = admin.get("/v1/work-items", params={"agent": "alice"}).json()["items"]
     assert (item["external_id"], item["state"]) == ("s1", "assigned")
+
+
+def test_r32_the_desk_offers_the_configured_presences_and_wrap_up_codes(
+    tmp_path: Path, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """R32 and the wrap-up codes come from the configuration (GET /v1/catalogue), not the page: a
+    custom presence "Coffee break" (base away) is in the picker and sets label and base; the chat
+    workstream's custom code "refund_given" is offered at complete and recorded with the item."""
+    from web_support import CONFIG, start_server
+
+    custom = CONFIG.replace(
+        "    wrap_up: {block: 3}\n", "    wrap_up: {block: 3, codes: [refund_given, no_answer]}\n"
+    ).replace(
+        "agents:\n", "presences:\n  coffee_break: {base: away, title: Coffee break}\nagents:\n"
+    )
+    assert custom != CONFIG and "coffee_break" in custom and "refund_given" in custom
+    (tmp_path / "custom.yaml").write_text(custom)
+    server = start_server(tmp_path / "custom.db", tmp_path / "custom.yaml")
+    page = new_page()
+    try:
+        page.goto(server.sign_in_link("alice"))
+        expect(page.get_by_role("status")).to_have_text("Connected")
+        presence = page.get_by_label("My presence")
+        expect(presence.locator("option")).to_have_text(
+            ["Available", "Busy", "Do not disturb", "Away", "Offline", "Coffee break (Away)"]
+        )
+        presence.select_option(label="Coffee break (Away)")
+        with server.client("admin") as admin:
+            expect(presence).to_have_value("away|coffee_break")
+            view = admin.get("/v1/agents/alice").json()
+        assert (view["presence"], view["label"]) == ("away", "coffee_break")
+        shot(page, "custom-presence")
+        presence.select_option("available")
+        expect(presence).to_have_value("available")
+        item = submit(server, "c-codes")
+        page.get_by_test_id("offer").get_by_role("button", name="Accept").click()
+        page.get_by_test_id("work").get_by_role("button", name="Open").click()
+        code = page.get_by_label("Wrap-up code")
+        expect(code.locator("option")).to_have_text(["(no code)", "refund_given", "no_answer"])
+        code.select_option("refund_given")
+        shot(page, "wrap-up-code")
+        page.get_by_role("button", name="Complete (wrap up)").click()
+        expect(page.locator("#conv-state")).to_contain_text("Wrap-up")
+        with server.client("admin") as admin:
+            assert (
+                admin.get(f"/v1/work-items/{item['id']}").json()["wrap_up_code"] == "refund_given"
+            )
+    finally:
+        page.context.close()
+        server.stop()

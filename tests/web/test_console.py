@@ -124,3 +124,86 @@ def test_the_wall_of_many_agents_draws_the_rows_in_view_as_it_scrolls(
     finally:
         page.context.close()  # its event stream open would hold up the server's stop
         server.stop()
+
+
+#: Every cell of a live table whose content is wider than its box (clipped or cut by an ellipsis).
+CLIPPED = """(table) => [...table.querySelectorAll('th, td')]
+  .filter((cell) => !cell.closest('tr.spacer') && cell.scrollWidth > cell.clientWidth)
+  .map((cell) => cell.textContent.trim())"""
+
+
+def test_the_queue_board_never_clips_a_figure_at_any_width(
+    tmp_path: Path, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """Issue 8: the board's figures and headers are never cut off, whether the live view is side
+    by side (1920 px), stacked (1280 px) or narrow (1000 px); a longest wait past the queue's
+    service-level target (1 s here) is marked ⚠ with the words for screen readers, not clipped."""
+    from web_support import CONFIG, start_server
+
+    custom = CONFIG.replace(
+        "chat_q: {kind: messaging, members: [alice, bob]}",
+        "chat_q: {kind: messaging, members: [alice, bob], service_level_s: 1}",
+    )
+    assert custom != CONFIG
+    (tmp_path / "sl.yaml").write_text(custom)
+    server = start_server(tmp_path / "sl.db", tmp_path / "sl.yaml")
+    page = new_page()
+    try:
+        for n in range(3):
+            submit(server, f"wait-{n}", customer={"id": f"c{n}"})
+        page.goto(server.sign_in_link("supervisor", "console"))
+        expect(page.get_by_test_id("stream-state")).to_have_text("Live")
+        row = _row(page, "board-table", "chat_q")
+        expect(row.get_by_test_id("over-target")).to_have_text("⚠ over target")
+        for width in (1920, 1280, 1000):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(300)  # a resize and a frame
+            board = page.get_by_test_id("board-table")
+            assert board.evaluate(CLIPPED) == [], width
+            figures = page.get_by_test_id("wall-table").locator("td.num")
+            assert (
+                figures.evaluate_all(
+                    "cells => cells.filter((c) => c.scrollWidth > c.clientWidth).length"
+                )
+                == 0
+            ), width
+            shot(page, f"board-{width}")
+    finally:
+        page.context.close()
+        server.stop()
+
+
+def test_r29_r43_the_trace_says_a_parked_chat_came_back_to_its_agent(
+    server: Server, new_page: Callable[[], Page], shot: Callable[[Page, str], Path]
+) -> None:
+    """R29 park and return, read in the console (R43): alice takes a chat and parks it; bob is
+    available too; the customer writes, the chat goes back to alice alone, and the item page says
+    so: parked by alice, back to its last agent, and alice chosen because of affinity."""
+    admin = server.client("admin")
+    admin.put("/v1/agents/alice/presence", json={"presence": "available"}).raise_for_status()
+    item = submit(server, "park-1", customer={"id": "cust-p", "name": "Pat"})
+    offer = admin.get(f"/v1/work-items/{item['id']}").json()["offer"]
+    assert offer["agent"] == "alice"
+    admin.post(f"/v1/offers/{offer['id']}/accept").raise_for_status()
+    admin.post(f"/v1/work-items/{item['id']}/park").raise_for_status()
+    admin.put("/v1/agents/bob/presence", json={"presence": "available"}).raise_for_status()
+    customer = server.client(item["customer_token"])
+    sent = customer.post(f"/v1/work-items/{item['id']}/messages", json={"text": "I'm back"})
+    assert sent.status_code == 201, sent.text
+    back = admin.get(f"/v1/work-items/{item['id']}").json()
+    assert back["offer"]["agent"] == "alice"
+    [resumed] = [e for e in back["trace"] if e["stage"] == "resumed"]
+    assert (resumed["last_agent"], resumed["affinity"]) == ("alice", "alice")
+
+    page = _console(server, new_page)
+    page.goto(f"{server.url}/ui/console/#item/{item['id']}")
+    trace = page.get_by_test_id("trace")
+    expect(trace.locator('li[data-stage="parked"]')).to_contain_text("Parked by alice")
+    expect(trace.locator('li[data-stage="resumed"]')).to_contain_text(
+        "came back from parked: it goes back to alice, its last agent (affinity, R29)"
+    )
+    expect(page.get_by_test_id("why").last).to_have_text(
+        "alice was chosen: the parked conversation came back to its last agent (affinity, R29), "
+        "so no other agent was considered."
+    )
+    shot(page, "trace-park-return")

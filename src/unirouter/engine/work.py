@@ -483,6 +483,7 @@ class Work(base.Base):
         self._release(item, agent, record=True)
         item.state = ItemState.PARKED
         item.affinity_agent = agent.id
+        self._trace(item, "parked", agent=agent.id)
         self._emit(ET.ITEM_PARKED, item=item.id, agent=agent.id, queue=item.queue)
         idle = self._workstreams[item.workstream].cfg.auto_close_idle_s
         if idle is not None:
@@ -500,6 +501,15 @@ class Work(base.Base):
         member = last is not None and last in self._queues[item.queue or ""].members
         keep = affinity.enabled and member and self._within_grace(last, affinity.grace_s)
         item.affinity_agent = last if keep else None
+        if keep or last is None:
+            self._trace(item, "resumed", last_agent=last, affinity=item.affinity_agent)
+        else:  # R43: why the conversation does not go back to its last agent
+            why = (
+                "affinity off" if not affinity.enabled
+                else f"not a member of {item.queue}" if not member
+                else "offline past grace"
+            )  # fmt: skip
+            self._trace(item, "resumed", last_agent=last, affinity=None, reason=why)
         self._emit(ET.ITEM_RESUMED, item=item.id, queue=item.queue, affinity=item.affinity_agent)
         item.state = ItemState.ROUTING
         self._enqueue(item, self._queues[item.queue or ""])

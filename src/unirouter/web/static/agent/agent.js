@@ -3,7 +3,9 @@
  * The agent desktop: presence, offers with their countdown, the agent's work with its capacity,
  * and the conversation of the chosen item. State comes from the agent's WebSocket stream (the
  * connection is the agent's liveness, R35) and is re-read from `GET /v1/agents/{id}` on every
- * event that names the agent; actions are plain API calls.
+ * event that names the agent; actions are plain API calls. What the agent chooses from (the custom
+ * presences and each workstream's wrap-up codes) is the configuration's, read from
+ * `GET /v1/catalogue` at each (re)connection: nothing of it is written here.
  */
 
 import * as api from "../common/api.js";
@@ -11,12 +13,6 @@ import { clock, t } from "../common/i18n.js";
 import * as session from "../common/session.js";
 
 const BASES = ["available", "busy", "busy_dnd", "away", "offline"];
-/** Custom presences: a label shown to people, mapped to the base presence routing reads (R32). */
-const LABELS = [
-  { label: "lunch", base: "away" },
-  { label: "meeting", base: "busy_dnd" },
-  { label: "training", base: "busy_dnd" },
-];
 const DECLINE_REASONS = ["busy", "wrong_skill", "end_of_shift", "other"];
 const RECONNECT_MS = 1000;
 /** The pick list is re-read this often: new waiting items name no agent, so no event says so. */
@@ -45,10 +41,15 @@ let agent = null;
 const items = new Map();
 /** @type {string | null} */
 let selected = null;
+/**
+ * The configuration's catalogue: custom presences (a label people see as its title, mapped to
+ * the base presence routing reads, R32) and the wrap-up codes per workstream.
+ * @type {{presences: {label: string, base: string, title: string}[], wrap_up_codes: Record<string, string[]>}}
+ */
+let catalogue = { presences: [], wrap_up_codes: {} };
 
 $("who").textContent = agentId;
 $("sign-out").addEventListener("click", session.signOut);
-drawPresenceChoices();
 $("presence").addEventListener("change", () => void setPresence());
 $("reply").addEventListener("submit", (e) => (e.preventDefault(), void reply()));
 $("transfer").addEventListener("submit", (e) => (e.preventDefault(), void transfer()));
@@ -56,14 +57,35 @@ connect();
 setInterval(tick, 250);
 setInterval(() => void refreshPick(), PICK_EVERY_MS);
 
+/** Read the catalogue again (a configuration applied since may have changed it). */
+async function loadCatalogue() {
+  try {
+    catalogue = await api.get("/v1/catalogue");
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * The presence choices: the base presences, then the catalogue's custom ones, and the agent's
+ * own label if the catalogue no longer has it (so the picker never shows another presence).
+ */
 function drawPresenceChoices() {
   const select = /** @type {HTMLSelectElement} */ ($("presence"));
   const options = BASES.map((base) => el("option", { value: base }, [t(`agent.presence.${base}`)]));
-  for (const { label, base } of LABELS) {
-    const text = t("agent.presence.custom", { label: t(`agent.presence.labels.${label}`), base: t(`agent.presence.${base}`) });
-    options.push(el("option", { value: `${base}|${label}` }, [text]));
+  const custom = [...catalogue.presences];
+  if (agent?.label && !custom.some((p) => p.label === agent.label)) {
+    custom.push({ label: agent.label, base: agent.presence, title: agent.label });
   }
-  select.replaceChildren(...options);
+  for (const { label, base, title } of custom) {
+    const text = t("agent.presence.custom", { label: title, base: t(`agent.presence.${base}`) });
+    options.push(el("option", { value: `${base}|${label}`, "data-testid": "custom-presence" }, [text]));
+  }
+  const kept = options.map((o) => o.getAttribute("value")).join("\n");
+  if (select.dataset.choices !== kept) {
+    select.replaceChildren(...options);
+    select.dataset.choices = kept;
+  }
 }
 
 /** @param {string} message */
@@ -104,7 +126,7 @@ function showLink(up) {
 
 /** @param {any} frame */
 function onFrame(frame) {
-  if (frame.type === "hello") return void draw(frame.agent);
+  if (frame.type === "hello") return void loadCatalogue().then(() => draw(frame.agent));
   if (frame.type === "message" && frame.message.item === selected) return addMessage(frame.message);
   if (frame.type === "event") void refresh();
 }
@@ -128,9 +150,10 @@ async function draw(state) {
 }
 
 function drawPresence() {
+  drawPresenceChoices();
   const select = /** @type {HTMLSelectElement} */ ($("presence"));
-  const custom = LABELS.find((l) => l.label === agent.label && l.base === agent.presence);
-  select.value = custom ? `${custom.base}|${custom.label}` : agent.presence;
+  const value = agent.label ? `${agent.presence}|${agent.label}` : agent.presence;
+  select.value = [...select.options].some((o) => o.value === value) ? value : agent.presence;
   const profiles = Object.entries(agent.profiles)
     .map(([name, p]) => t("agent.capacity.profile", { name, used: p.used, limit: p.limit }))
     .join(" · ");
@@ -296,20 +319,38 @@ function drawConversationHeader() {
   drawActions(item);
 }
 
-/** The lifecycle actions the item's state allows. @param {any} item */
+/**
+ * The lifecycle actions the item's state allows. Complete and close carry the wrap-up code
+ * chosen, when the item's workstream has codes (the catalogue's; the server refuses others).
+ * @param {any} item
+ */
 function drawActions(item) {
-  /** @type {Record<string, [string, any][]>} */
-  const byState = {
-    assigned: [["complete", {}], ["park", undefined]],
-    wrap_up: [["close", undefined]],
-    parked: [["resume", undefined]],
-  };
-  const buttons = (byState[item.state] || []).map(([action, body]) => {
+  /** @type {Record<string, string[]>} */
+  const byState = { assigned: ["complete", "park"], wrap_up: ["close"], parked: ["resume"] };
+  const actions = byState[item.state] || [];
+  const codes = catalogue.wrap_up_codes[item.workstream] || [];
+  /** @type {HTMLSelectElement | null} */
+  let code = null;
+  const parts = [];
+  if (codes.length && actions.some((a) => a === "complete" || a === "close")) {
+    const kept = /** @type {HTMLSelectElement | null} */ (document.getElementById("wrap-up-code"))?.value;
+    code = /** @type {HTMLSelectElement} */ (el("select", { id: "wrap-up-code" }, [
+      el("option", { value: "" }, [t("agent.wrapUp.noCode")]),
+      ...codes.map((c) => el("option", { value: c }, [c])),
+    ]));
+    if (kept && codes.includes(kept)) code.value = kept;
+    parts.push(el("label", { for: "wrap-up-code" }, [t("agent.wrapUp.code")]), code);
+  }
+  for (const action of actions) {
     const button = el("button", { type: "button" }, [t(`agent.actions.${action}`)]);
-    button.addEventListener("click", () => void attempt(() => api.post(`/v1/work-items/${api.seg(item.id)}/${action}`, body)));
-    return button;
-  });
-  $("actions").replaceChildren(...buttons);
+    button.addEventListener("click", () => void attempt(() => {
+      const chosen = code?.value;
+      const body = action === "complete" || action === "close" ? (chosen ? { code: chosen } : {}) : undefined;
+      return api.post(`/v1/work-items/${api.seg(item.id)}/${action}`, body);
+    }));
+    parts.push(button);
+  }
+  $("actions").replaceChildren(...parts);
 }
 
 /** @param {any} message */

@@ -89,7 +89,8 @@ export function lines(titleText, xLabels, series, options = {}) {
   const svg = frame(titleText, width, height);
   const format = options.format ?? ((v) => String(Math.round(v * 10) / 10));
   const all = series.flatMap((s) => s.values).filter((v) => typeof v === "number");
-  const max = options.max ?? Math.max(1, ...(/** @type {number[]} */ (all)));
+  // Counts get a whole-number scale whose middle line is whole too (no "0.5 arrived").
+  const max = options.max ?? 2 * Math.ceil(Math.max(1, ...(/** @type {number[]} */ (all))) / 2);
   legend(svg, series.map((s) => s.name), left, 14, "line");
   for (const fraction of [0, 0.5, 1]) {
     const y = top + plotH * (1 - fraction);
@@ -97,7 +98,8 @@ export function lines(titleText, xLabels, series, options = {}) {
     label(svg, left - 4, y + 4, format(max * fraction), { "text-anchor": "end", "font-size": 11 });
   }
   const n = Math.max(1, xLabels.length - 1);
-  const x = (/** @type {number} */ i) => left + (plotW * i) / n;
+  // One interval alone stands in the middle, not on the axis under the scale's labels.
+  const x = (/** @type {number} */ i) => (xLabels.length === 1 ? left + plotW / 2 : left + (plotW * i) / n);
   const step = Math.max(1, Math.ceil(xLabels.length / 8));
   xLabels.forEach((text, i) => {
     if (i % step === 0) label(svg, x(i), top + plotH + 16, text, { "text-anchor": "middle", "font-size": 11 });

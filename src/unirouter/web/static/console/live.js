@@ -1,9 +1,11 @@
 // @ts-check
 /**
  * The live view: the queue board and the presence wall, both virtual tables fed by the store.
- * A store change redraws only the rows it names; a clock each second redraws only the visible
- * "time in state" and "longest wait" cells' rows. Filters and sorting re-order the keys (cheap:
- * an array of ids), at most once a second while events flow, so rows do not jump under the eye.
+ * A store change redraws only the rows it names, and in them only the cells whose text changed
+ * (each column has a signature); a clock each second redraws only the visible "time in state" and
+ * "longest wait" cells that changed. Every write waits for the next animation frame, so the events
+ * of one frame cost one draw. Filters and sorting re-order the keys (cheap: an array of ids), at
+ * most once a second while events flow, so rows do not jump under the eye.
  */
 
 import * as i18n from "../common/i18n.js";
@@ -18,6 +20,8 @@ const PRESENCES = ["available", "busy", "busy_dnd", "away", "offline", "inactive
 /** The badge class of each base presence (the word and the shape carry it; colour repeats). */
 const TONE = { available: "ok", busy: "warn", busy_dnd: "bad", away: "muted", offline: "muted", inactive: "muted" };
 const REORDER_MS = 1000;
+/** The counts per presence are redrawn at most this often (each event changes them). */
+const SUMMARY_MS = 500;
 
 /** @typedef {import("./store.js").LiveStore} LiveStore */
 
@@ -52,8 +56,10 @@ export function mount(live) {
     }
     wall.update(change.agents);
     board.update(change.queues);
-    summary();
-    if (change.agents.size) reorderSoon();
+    if (change.agents.size) {
+      summarySoon();
+      reorderSoon();
+    }
   });
   // Each second only the clock cells (time in state, longest wait) change by themselves.
   setInterval(() => {
@@ -121,7 +127,7 @@ function reorder() {
   chosen.sort((a, b) => compare(value(a), value(b)) * (sortUp ? 1 : -1) || compare(a.id, b.id));
   wall.setKeys(chosen.map((a) => a.id));
   wall.markSort(sortKey, sortUp ? "ascending" : "descending");
-  $("wall-count").textContent = t("console.wall.count", { shown: chosen.length, total: store.agents.size });
+  write($("wall-count"), t("console.wall.count", { shown: chosen.length, total: store.agents.size }));
   const queues = [...store.queues.values()].sort((a, b) => compare(a.priority, b.priority) || compare(a.name, b.name));
   board.setKeys(queues.map((q) => q.name));
   summary();
@@ -141,34 +147,63 @@ const SORTS = {
   capacity: (/** @type {any} */ a) => (a.capacity_units ? a.used_units / a.capacity_units : 0),
 };
 
+let summaryTimer = 0;
+
+/** The counts per presence soon, in a frame: once however many events came meanwhile. */
+function summarySoon() {
+  if (summaryTimer) return;
+  summaryTimer = window.setTimeout(() => requestAnimationFrame(summary), SUMMARY_MS);
+}
+
+/** @type {Map<string, HTMLElement>} one badge per presence, written only when its count changes */
+const badges = new Map();
+
 /** The counts per presence above the wall. */
 function summary() {
+  summaryTimer = 0;
   const counts = presenceCounts(store.agents.values());
   const box = $("wall-summary");
-  const parts = PRESENCES.filter((p) => counts.get(p)).map((p) => {
-    const badge = document.createElement("span");
-    badge.className = `badge ${TONE[/** @type {keyof TONE} */ (p)]}`;
-    badge.textContent = `${t(`console.presence.${p}`)} ${counts.get(p)}`;
-    return badge;
-  });
-  box.replaceChildren(...parts);
+  if (!badges.size) {
+    for (const p of PRESENCES) {
+      const badge = document.createElement("span");
+      badge.className = `badge ${TONE[/** @type {keyof TONE} */ (p)]}`;
+      badge.dataset.presence = p;
+      badges.set(p, badge);
+    }
+    box.replaceChildren(...badges.values());
+  }
+  for (const [p, badge] of badges) {
+    const count = counts.get(p) || 0;
+    write(badge, `${t(`console.presence.${p}`)} ${count}`);
+    if (badge.hidden !== !count) badge.hidden = !count;
+  }
+}
+
+/**
+ * Set a node's text only when it differs (a write of the same text still costs a layout).
+ * @param {HTMLElement} node
+ * @param {string} text
+ */
+function write(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 /** @returns {import("./virtual-table.js").Column[]} */
 function wallColumns() {
   const agent = (/** @type {string} */ key) => store.agents.get(key) || {};
   return [
-    { key: "name", label: t("console.wall.agent"), sortable: true, className: "col-agent", render: (cell, key) => {
+    { key: "name", label: t("console.wall.agent"), sortable: true, className: "col-agent", sig: (key) => String(agent(key).name ?? ""), render: (cell, key) => {
       const a = agent(key);
       const link = document.createElement("a");
       link.href = `#items/agent=${encodeURIComponent(key)}`;
       link.textContent = a.name ? `${a.name} (${key})` : key;
       cell.replaceChildren(link);
     } },
-    { key: "group", label: t("console.wall.group"), className: "col-group", render: (cell, key) => {
-      cell.textContent = String(agent(key).attributes?.group ?? "");
-    } },
-    { key: "presence", label: t("console.wall.presence"), sortable: true, className: "col-presence", render: (cell, key) => {
+    { key: "group", label: t("console.wall.group"), className: "col-group", ...text((key) => String(agent(key).attributes?.group ?? "")) },
+    { key: "presence", label: t("console.wall.presence"), sortable: true, className: "col-presence", sig: (key) => {
+      const a = agent(key);
+      return `${a.presence}|${a.label ?? ""}|${a.connected}`;
+    }, render: (cell, key) => {
       const a = agent(key);
       const badge = document.createElement("span");
       badge.className = `badge ${TONE[/** @type {keyof TONE} */ (a.presence)] || "muted"}`;
@@ -178,17 +213,28 @@ function wallColumns() {
       if (a.connected === false && a.presence !== "offline") parts.push(note(t("console.wall.disconnected")));
       cell.replaceChildren(...parts);
     } },
-    { key: "since", label: t("console.wall.since"), sortable: true, ticks: true, className: "num col-since", render: (cell, key) => {
+    { key: "since", label: t("console.wall.since"), sortable: true, ticks: true, className: "num col-since", ...text((key) => {
       const since = agent(key).presence_since;
-      cell.textContent = typeof since === "number" ? i18n.clock(Date.now() / 1000 - since) : "—";
-    } },
-    { key: "items", label: t("console.wall.items"), sortable: true, className: "num col-items", render: (cell, key) => {
+      return typeof since === "number" ? i18n.clock(Date.now() / 1000 - since) : "—";
+    }) },
+    { key: "items", label: t("console.wall.items"), sortable: true, className: "num col-items", ...text((key) => {
       const a = agent(key);
       const offers = (a.offers || []).length;
-      cell.textContent = String((a.active || []).length) + (offers ? ` + ${t("console.wall.offers", { count: offers })}` : "");
-    } },
-    { key: "capacity", label: t("console.wall.capacity"), sortable: true, className: "col-capacity", render: (cell, key) => capacity(cell, agent(key)) },
+      return String((a.active || []).length) + (offers ? ` + ${t("console.wall.offers", { count: offers })}` : "");
+    }) },
+    { key: "capacity", label: t("console.wall.capacity"), sortable: true, className: "col-capacity",
+      sig: (key) => JSON.stringify([agent(key).used_units, agent(key).capacity_units, agent(key).profiles]),
+      render: (cell, key) => capacity(cell, agent(key)) },
   ];
+}
+
+/**
+ * A column of plain text: its signature is its text, written only when it changes.
+ * @param {(key: string) => string} value
+ * @returns {Pick<import("./virtual-table.js").Column, "sig" | "render">}
+ */
+function text(value) {
+  return { sig: value, render: (cell, _key, shown) => { cell.textContent = shown; } };
 }
 
 /**
@@ -222,12 +268,12 @@ function note(text) {
 /** @returns {import("./virtual-table.js").Column[]} */
 function boardColumns() {
   const q = (/** @type {string} */ key) => store.queues.get(key) || {};
-  const number = (/** @type {string} */ field) => (/** @type {HTMLTableCellElement} */ cell, /** @type {string} */ key) => {
+  const number = (/** @type {string} */ field) => text((key) => {
     const value = q(key)[field];
-    cell.textContent = value === undefined || value === null ? "—" : String(value);
-  };
+    return value === undefined || value === null ? "—" : String(value);
+  });
   return [
-    { key: "name", label: t("console.board.queue"), className: "col-queue", render: (cell, key) => {
+    { key: "name", label: t("console.board.queue"), className: "col-queue", sig: (key) => String(q(key).open), render: (cell, key) => {
       const link = document.createElement("a");
       link.href = `#items/queue=${encodeURIComponent(key)}`;
       link.textContent = key;
@@ -236,25 +282,45 @@ function boardColumns() {
       if (open === false) parts.push(note(t("console.board.closed")));
       cell.replaceChildren(...parts);
     } },
-    { key: "waiting", label: t("console.board.waiting"), className: "num", render: number("waiting") },
-    { key: "offered", label: t("console.board.offered"), className: "num", render: number("offered") },
-    { key: "longest", label: t("console.board.longest"), ticks: true, className: "num", render: (cell, key) => {
+    { key: "waiting", label: t("console.board.waiting"), className: "num col-n", ...number("waiting") },
+    { key: "offered", label: t("console.board.offered"), className: "num col-n", ...number("offered") },
+    { key: "longest", label: t("console.board.longest"), ticks: true, className: "num col-wait", sig: (key) => {
       const wait = store.longestWait(key);
       const limit = q(key).service_level_s;
-      cell.textContent = i18n.clock(wait);
-      if (typeof limit === "number" && wait > limit) cell.append(" ", note(t("console.board.overTarget")));
+      return `${i18n.clock(wait)}|${typeof limit === "number" && wait > limit}`;
+    }, render: (cell, _key, shown) => {
+      const [clock, over] = shown.split("|");
+      // Past the queue's service-level target: an icon and words (hidden, read aloud; the legend
+      // under the board says what the icon means), never colour alone, and no wider than a clock.
+      cell.replaceChildren(...(over === "true" ? [overTarget()] : []), clock);
     } },
-    { key: "ewt", label: t("console.board.ewt"), className: "num", render: (cell, key) => {
+    { key: "ewt", label: t("console.board.ewt"), className: "num col-n", ...text((key) => {
       const ewt = q(key).ewt_s;
-      cell.textContent = typeof ewt === "number" ? i18n.clock(ewt) : "—";
-    } },
-    { key: "sl", label: t("console.board.serviceLevel"), className: "num", render: (cell, key) => {
+      return typeof ewt === "number" ? i18n.clock(ewt) : "—";
+    }) },
+    { key: "sl", label: t("console.board.serviceLevel"), className: "num col-n", ...text((key) => {
       const sl = serviceLevel(q(key));
-      cell.textContent = typeof sl === "number" ? `${Math.round(sl * 100)}%` : "—";
-    } },
-    { key: "staffed", label: t("console.board.eligible"), className: "num", render: number("staffed") },
-    { key: "ready", label: t("console.board.available"), className: "num", render: number("ready") },
+      return typeof sl === "number" ? `${Math.round(sl * 100)}%` : "—";
+    }) },
+    { key: "staffed", label: t("console.board.eligible"), className: "num col-n", ...number("staffed") },
+    { key: "ready", label: t("console.board.available"), className: "num col-n", ...number("ready") },
   ];
+}
+
+/** The mark of a longest wait past its target: ⚠ on screen, "over target" to a screen reader. */
+function overTarget() {
+  const mark = document.createElement("span");
+  mark.className = "over-target";
+  mark.title = t("console.board.overTarget");
+  mark.dataset.testid = "over-target";
+  const icon = document.createElement("span");
+  icon.setAttribute("aria-hidden", "true");
+  icon.textContent = "⚠ ";
+  const words = document.createElement("span");
+  words.className = "visually-hidden";
+  words.textContent = `${t("console.board.overTarget")} `;
+  mark.append(icon, words);
+  return mark;
 }
 
 /**

@@ -91,6 +91,9 @@ function drawAgents(report) {
   const busiest = [...agents].sort((a, b) => (b[1].utilisation || 0) - (a[1].utilisation || 0)).slice(0, CHART_AGENTS);
   $("agents-chart").replaceChildren(...(busiest.length ? [bars(t("console.reports.agentsChart", { count: busiest.length }), rows(busiest), names)] : []));
   table(/** @type {HTMLTableElement} */ ($("groups-table")), t("console.reports.group"), groups, AGENT_COLUMNS);
+  // Without groups an empty table would stand under the header alone: say why instead.
+  $("groups-table").hidden = !groups.length;
+  $("groups-none").hidden = groups.length > 0;
   table(/** @type {HTMLTableElement} */ ($("agents-table")), t("console.reports.agent"), agents, AGENT_COLUMNS);
 }
 

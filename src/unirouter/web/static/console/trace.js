@@ -30,10 +30,15 @@ const SAID = {
   overflow: ["queue", "checked", "condition", "action", "target", "skipped"],
   queued: ["queue"],
   prioritisation: ["queue", "bucket"],
-  assign: ["trigger", "queue", "winner", "candidates", "excluded"],
+  assign: ["trigger", "queue", "winner", "candidates", "excluded", "method"],
   assigned: ["agent", "forced"],
   closed: ["reason"],
+  parked: ["agent"],
+  resumed: ["last_agent", "affinity", "reason"],
 };
+
+/** Stages after which a returning conversation (R29) is no longer on its way to its agent. */
+const RETURN_ENDS = new Set(["assigned", "affinity", "transfer", "force_assign", "closed", "parked"]);
 
 /**
  * @param {Array<Record<string, any>>} trace
@@ -41,15 +46,23 @@ const SAID = {
  * @returns {Step[]}
  */
 export function explain(trace, t) {
-  return trace.map((entry) => step(entry, t));
+  /** @type {string | null} the agent a resumed conversation goes back to (R29), until it is there */
+  let returning = null;
+  return trace.map((entry) => {
+    if (entry.stage === "resumed") returning = entry.affinity ? String(entry.affinity) : null;
+    const out = step(entry, t, returning);
+    if (RETURN_ENDS.has(String(entry.stage))) returning = null;
+    return out;
+  });
 }
 
 /**
  * @param {Record<string, any>} entry
  * @param {Translate} t
+ * @param {string | null} [returning] the agent a parked conversation is going back to (R29)
  * @returns {Step}
  */
-export function step(entry, t) {
+export function step(entry, t, returning = null) {
   const stage = String(entry.stage ?? "");
   const base = { t: Number(entry.t) || 0, stage, lines: /** @type {string[]} */ ([]) };
   const said = new Set(["t", "stage", ...(SAID[/** @type {keyof SAID} */ (stage)] || [])]);
@@ -57,7 +70,10 @@ export function step(entry, t) {
   const out = { ...base, title: title(entry, t) };
   if (stage === "classification") out.lines.push(...classified(entry.applied, t));
   if (stage === "overflow") out.lines.push(...overflowChecks(entry, t));
-  if (stage === "assign") out.decision = decision(entry, t);
+  if (stage === "assign") {
+    if (entry.method) out.lines.push(t("console.trace.method", { method: show(entry.method) }));
+    out.decision = decision(entry, t, returning);
+  }
   for (const [key, value] of Object.entries(entry)) {
     if (!said.has(key) && value !== null && value !== undefined) out.lines.push(`${key}: ${show(value)}`);
   }
@@ -73,8 +89,15 @@ function title(e, t) {
   const params = {
     workstream: show(e.workstream), external_id: show(e.external_id), queue: show(e.queue),
     rule: ruleName(e.rule), reason: show(e.reason), bucket: show(e.bucket), agent: show(e.agent),
-    count: Array.isArray(e.applied) ? e.applied.length : 0,
+    count: Array.isArray(e.applied) ? e.applied.length : 0, last: show(e.last_agent),
+    affinity: show(e.affinity),
   };
+  if (e.stage === "route" && (e.rule === null || e.rule === undefined)) return t("console.trace.stage.routeFallback", params);
+  if (e.stage === "resumed") {
+    if (e.affinity) return t("console.trace.stage.resumedAffinity", params);
+    if (e.last_agent) return t("console.trace.stage.resumedElsewhere", params);
+    return t("console.trace.stage.resumed", params);
+  }
   if (e.stage === "assigned" && e.forced) return t("console.trace.stage.forced", params);
   if (e.stage === "assign" && !e.winner) return t("console.trace.stage.noWinner", params);
   const text = t(key, params);
@@ -122,19 +145,23 @@ function overflowChecks(e, t) {
 }
 
 /**
- * The "why this agent, why not the others" of one assignment decision (R43).
+ * The "why this agent, why not the others" of one assignment decision (R43). A decision about a
+ * parked conversation on its way back (`returning`, R29) looks at its last agent alone: it says so.
  * @param {Record<string, any>} e
  * @param {Translate} t
+ * @param {string | null} [returning]
  * @returns {NonNullable<Step["decision"]>}
  */
-export function decision(e, t) {
+export function decision(e, t, returning = null) {
   const winner = e.winner ?? null;
   const candidates = Array.isArray(e.candidates) ? e.candidates : [];
   const ranked = candidates.map((c) => ({ agent: String(c.agent), score: score(c.score ?? c.parts), winner: c.agent === winner }));
   const excluded = Object.entries(e.excluded || {}).map(([reason, group]) => excludedGroup(reason, group, t));
-  const why = winner
+  let why = winner
     ? t(candidates.length > 1 ? "console.trace.whyRanked" : "console.trace.whyOnly", { agent: winner, count: candidates.length })
     : t("console.trace.whyNobody");
+  if (returning && winner === returning) why = t("console.trace.whyAffinity", { agent: winner });
+  else if (returning && !winner) why = t("console.trace.waitsAffinity", { agent: returning });
   const whyNot = [
     ...ranked.filter((r) => !r.winner).map((r) => t("console.trace.outranked", { agent: r.agent, score: r.score })),
     ...excluded.map((x) => whyExcluded(x, t)),
@@ -177,7 +204,13 @@ function whyExcluded(x, t) {
 export function score(/** @type {any} */ value) {
   if (value === null || value === undefined) return "—";
   if (Array.isArray(value)) return value.map(show).join(" · ");
-  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k}: ${show(v)}`).join(", ");
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k}: ${scorePart(v)}`).join(", ");
+  return show(value);
+}
+
+/** A part of a score: a moment (seconds since 1970, as `joined`) as a time of day, else as is. */
+function scorePart(/** @type {any} */ value) {
+  if (typeof value === "number" && value > 1e9) return new Date(value * 1000).toLocaleTimeString();
   return show(value);
 }
 

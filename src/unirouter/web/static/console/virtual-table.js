@@ -5,17 +5,24 @@
  * It is a real `<table>` (headers, rows, `aria-rowcount`/`aria-rowindex`, so screen readers say
  * "row 412 of 2000"), inside a scrolling box; two spacer rows stand for the rows above and below
  * the window. A redraw fills only the visible rows whose key or content changed: `update(keys)`
- * after an event costs the few rows it touches, not the table.
+ * after an event costs the few rows it touches, not the table. Within a row, a column with a
+ * `sig` (what the cell shows, as a string) is rewritten only when its signature changed, so a
+ * re-read that changes one figure touches one cell. Every write happens in one animation frame
+ * (events, re-reads and the clock of the same frame are drawn together), and a draw never reads
+ * layout.
  */
 
 /**
  * @typedef {object} Column
  * @property {string} key
  * @property {string} label  the header text
- * @property {(cell: HTMLTableCellElement, key: string) => void} render  fill a cell for a row key
+ * @property {(cell: HTMLTableCellElement, key: string, shown: string) => void} render  fill a cell
+ *   for a row key (`shown`: what its `sig` gave, or "" without one)
  * @property {string} [className]
  * @property {boolean} [sortable]
  * @property {boolean} [ticks] its cells change with time alone (a clock): `tick()` redraws them
+ * @property {(key: string) => string} [sig]  what the cell shows for a row key: the cell is
+ *   rendered again only when this changes (without it, every fill renders it)
  */
 
 export class VirtualTable {
@@ -73,6 +80,13 @@ export class VirtualTable {
     /** @type {Set<string>} */
     this.dirty = new Set();
     this.all = false;
+    /** The clock columns are due in the next frame. */
+    this.ticking = false;
+    /** The clock columns and their positions. @type {Array<[Column, number]>} */
+    this.clocks = this.columns.map((c, i) => /** @type {[Column, number]} */ ([c, i])).filter(([c]) => c.ticks);
+    /** What each drawn cell shows (its column's `sig`), so an unchanged cell is not rewritten.
+     * @type {WeakMap<HTMLTableCellElement, string>} */
+    this.shown = new WeakMap();
   }
 
   drawHead() {
@@ -113,6 +127,7 @@ export class VirtualTable {
    * @param {string[]} keys
    */
   setKeys(keys) {
+    if (keys.length === this.keys.length && keys.every((k, i) => k === this.keys[i])) return;
     this.keys = keys;
     this.index = new Map(keys.map((k, i) => [k, i]));
     this.table.setAttribute("aria-rowcount", String(keys.length + 1));
@@ -121,11 +136,16 @@ export class VirtualTable {
   }
 
   /**
-   * Redraw the rows of these keys if they are in view.
+   * Redraw the rows of these keys if they are drawn (a row out of the window is drawn from the
+   * current state when it scrolls in: a change there costs no frame).
    * @param {Iterable<string>} keys
    */
   update(keys) {
-    for (const key of keys) if (this.index.has(key)) this.dirty.add(key);
+    const end = this.first + this.rows.length;
+    for (const key of keys) {
+      const position = this.index.get(key);
+      if (position !== undefined && position >= this.first && position < end) this.dirty.add(key);
+    }
     if (this.dirty.size) this.schedule();
   }
 
@@ -135,16 +155,11 @@ export class VirtualTable {
     this.schedule();
   }
 
-  /** Redraw the clock columns (`ticks`) of the visible rows, and nothing else. */
+  /** Redraw the clock columns (`ticks`) of the visible rows in the next frame, and nothing else. */
   tick() {
-    const ticking = this.columns.map((c, i) => [c, i]).filter(([c]) => /** @type {Column} */ (c).ticks);
-    for (const row of this.rows) {
-      const key = row.dataset.key;
-      if (key === undefined) continue;
-      for (const [column, i] of ticking) {
-        /** @type {Column} */ (column).render(row.cells[/** @type {number} */ (i)], key);
-      }
-    }
+    if (!this.clocks.length) return;
+    this.ticking = true;
+    this.schedule();
   }
 
   /** @param {string} key */
@@ -170,11 +185,20 @@ export class VirtualTable {
     const last = Math.min(this.keys.length, first + visible + 2 * this.overscan);
     this.resize(last - first);
     this.first = first;
-    this.before.style.height = `${first * this.rowHeight}px`;
-    this.after.style.height = `${(this.keys.length - last) * this.rowHeight}px`;
+    const before = `${first * this.rowHeight}px`;
+    const after = `${(this.keys.length - last) * this.rowHeight}px`;
+    if (this.before.style.height !== before) this.before.style.height = before;
+    if (this.after.style.height !== after) this.after.style.height = after;
     this.rows.forEach((row, offset) => this.fill(row, first + offset, this.all));
+    if (this.ticking) {
+      for (const row of this.rows) {
+        const key = row.dataset.key;
+        if (key !== undefined) for (const [column, i] of this.clocks) this.cell(column, row.cells[i], key);
+      }
+    }
     this.dirty.clear();
     this.all = false;
+    this.ticking = false;
   }
 
   /** @param {number} count the number of drawn rows wanted */
@@ -200,9 +224,25 @@ export class VirtualTable {
   fill(row, position, force) {
     const key = this.keys[position];
     if (!force && row.dataset.key === key && !this.dirty.has(key)) return;
-    row.dataset.key = key;
-    row.setAttribute("aria-rowindex", String(position + 2));
-    this.columns.forEach((column, i) => column.render(row.cells[i], key));
+    if (row.dataset.key !== key) row.dataset.key = key;
+    const index = String(position + 2);
+    if (row.getAttribute("aria-rowindex") !== index) row.setAttribute("aria-rowindex", index);
+    this.columns.forEach((column, i) => this.cell(column, row.cells[i], key));
+  }
+
+  /**
+   * Render one cell, unless its column's signature says it already shows this.
+   * @param {Column} column
+   * @param {HTMLTableCellElement} cell
+   * @param {string} key
+   */
+  cell(column, cell, key) {
+    if (!column.sig) return column.render(cell, key, "");
+    const shown = column.sig(key);
+    const sig = `${key}\u0000${shown}`;
+    if (this.shown.get(cell) === sig) return;
+    this.shown.set(cell, sig);
+    column.render(cell, key, shown);
   }
 }
 
