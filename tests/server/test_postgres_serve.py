@@ -8,7 +8,10 @@ import threading
 from pathlib import Path
 
 import httpx
+import psycopg
 from server_support import CLI, TOKENS, Server, submit
+
+from unirouter.storage.postgres import PostgresStore
 
 
 def serve_with_env(db: str, config: Path | None) -> Server:
@@ -42,3 +45,27 @@ def test_serve_on_postgresql_keeps_an_acknowledged_item_across_a_restart(
         assert served.json()["external_id"] == "pg-1"
     finally:
         again.stop()
+
+
+def test_a_server_whose_database_schema_was_replaced_answers_503(
+    postgres_url: str, config_file: Path
+) -> None:
+    """Issue 17 item 6 on PostgreSQL: the schema dropped and migrated afresh (another store) under a
+    running server: ``/readyz`` and the next intake answer 503, and nothing lands in the new one."""
+    server = serve_with_env(postgres_url, config_file)
+    try:
+        with server.client("intake") as intake:
+            submit(intake, "pg-before")
+            with psycopg.connect(postgres_url, autocommit=True) as connection:
+                connection.execute("DROP SCHEMA public CASCADE")
+                connection.execute("CREATE SCHEMA public")
+            PostgresStore(postgres_url).close()
+            ready = httpx.get(f"{server.url}/readyz", timeout=10)
+            assert ready.status_code == 503 and "identity" in ready.json()["detail"], ready.text
+            answer = intake.post("/v1/work-items", json={"external_id": "pg-after",
+                                                         "workstream": "chat"})  # fmt: skip
+            assert answer.status_code == 503, answer.text
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            assert connection.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    finally:
+        server.stop()

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 from test_sqlite_specific import run_until_killed
 
+from pg_support import admin_url
 from unirouter import storage
 from unirouter.storage import Record, RecordKind, postgres
 from unirouter.storage.postgres import PostgresStore
@@ -151,3 +153,76 @@ def test_an_acknowledged_append_survives_sigkill(postgres_url: str) -> None:
         assert not lost, f"{len(lost)} acknowledged appends lost"
     finally:
         reopened.close()
+
+
+def _recreate_schema(url: str) -> None:
+    with raw(url) as connection:
+        connection.execute("DROP SCHEMA public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+
+
+def test_a_dropped_and_recreated_schema_makes_the_store_lost(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    """Issue 17 item 6: the schema dropped and migrated afresh under an open store (another
+    store id): verify and every later write raise StoreLost; nothing reaches the new schema."""
+    store.append([event("before")])
+    _recreate_schema(postgres_url)
+    PostgresStore(postgres_url).close()  # a fresh schema, with its own identity row
+    with pytest.raises(storage.StoreLost, match="identity row changed"):
+        store.verify()
+    with pytest.raises(storage.CommitFailed) as failed:
+        store.append([event("after")])
+    assert isinstance(failed.value.__cause__, storage.StoreLost)
+    with raw(postgres_url) as connection:
+        assert connection.execute("SELECT count(*) FROM records").fetchone() == (0,)
+
+
+def test_a_write_into_a_schema_that_is_gone_is_refused_before_verify(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    """Issue 17 item 6: the group commit itself checks the identity row: with the tables dropped
+    the append fails with StoreLost, and the store stays lost after the schema comes back."""
+    store.append([event("before")])
+    _recreate_schema(postgres_url)
+    with pytest.raises(storage.CommitFailed) as failed:
+        store.append([event("after")])
+    assert isinstance(failed.value.__cause__, storage.StoreLost)
+    PostgresStore(postgres_url).close()
+    with pytest.raises(storage.StoreLost, match="missing"):
+        store.verify()
+
+
+def test_a_dropped_and_recreated_database_makes_the_store_lost(postgres_url: str) -> None:
+    """Issue 17 item 6: the database dropped (its sessions ended) and created again under the
+    same name: after the reconnect the store finds no identity row and never acknowledges."""
+    store = PostgresStore(postgres_url)
+    try:
+        store.append([event("before")])
+        name = sql.Identifier(postgres_url.rsplit("/", 1)[1])
+        with psycopg.connect(admin_url() or "", autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(name))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        PostgresStore(postgres_url).close()
+        for _ in range(2):  # the first write may meet the ended session; the next reconnects
+            with pytest.raises(storage.CommitFailed):
+                store.append([event("after")])
+        with pytest.raises(storage.StoreLost):
+            store.verify()
+        with raw(postgres_url) as connection:
+            assert connection.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    finally:
+        store.close()
+
+
+def test_an_unchanged_store_verifies_and_keeps_its_identity_across_opens(postgres_url: str) -> None:
+    """The identity row is written once: a reopened store verifies and appends as before."""
+    first = PostgresStore(postgres_url)
+    first.append([event(1)])
+    first.verify()
+    second = PostgresStore(postgres_url)
+    second.verify()
+    first.append([event(2)])
+    assert second.last_cursor() == 2
+    first.close()
+    second.close()

@@ -19,6 +19,14 @@ Each commit that appended sends ``NOTIFY unirouter_log`` (delivered at commit, s
 records): followers wake at once instead of polling. The election on the same row is in
 :mod:`unirouter.storage.postgres_ha`.
 
+Identity (issue 17 item 6). At the first open a random id is written as the key ``store-id`` of scope
+``server`` (as the SQLite store does). Every group commit reads it back inside its transaction before
+any write runs, and :meth:`PostgresStore.verify` (``/readyz``) reads it through a reader: a database
+dropped and recreated, a schema dropped or replaced, or a connection that now reaches another
+database (its id differs, or it has none) makes the store lost for good
+(:class:`~unirouter.storage.port.StoreLost`), so the server answers 503 and never acknowledges into
+a store that is not the one it opened.
+
 Schema. Versioned migrations run on open, in one transaction under an advisory lock so servers
 starting together migrate once; a database written by a newer unirouter is refused.
 """
@@ -27,11 +35,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg_pool import ConnectionPool
 
 from unirouter.storage import port
@@ -127,20 +137,69 @@ def migrate(connection: psycopg.Connection[Any]) -> int:
     return supported
 
 
+IDENTITY_KEY = ("server", "store-id")
+
+
+def _write_identity(connection: psycopg.Connection[Any]) -> str:
+    """The store's identity row, written once (its own transaction) at the first open."""
+    with connection.transaction():
+        connection.execute(
+            "INSERT INTO idempotency_keys (scope, key, value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (scope, key) DO NOTHING",
+            (*IDENTITY_KEY, secrets.token_hex(16)),
+        )
+    return _read_identity(connection) or ""
+
+
+def _read_identity(connection: psycopg.Connection[Any]) -> str | None:
+    """The identity row's value; None if it or its table is missing (another database)."""
+    try:
+        row = connection.execute(
+            "SELECT value FROM idempotency_keys WHERE scope = %s AND key = %s", IDENTITY_KEY
+        ).fetchone()
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+        return None
+    return None if row is None else str(row[0])
+
+
+class _Identity:
+    """The identity row read at open, and whether the store is lost (once lost, for good)."""
+
+    def __init__(self, url: str, row: str) -> None:
+        self._url = url
+        self._row = row
+        self.lost: port.StoreLost | None = None
+
+    def check(self, connection: psycopg.Connection[Any]) -> None:
+        lost = self.lost
+        if lost is None:
+            found = _read_identity(connection)
+            if found != self._row:
+                why = "its identity row is missing" if found is None else "its identity row changed"
+                lost = self.lost = port.StoreLost(self._url, f"{why} (another database or schema)")
+        if lost is not None:
+            raise lost
+
+
 class _Transactions:
     """The writer connection, reopened when it was lost (a database restart, a network cut): the
-    batch that met the loss fails whole, the next one runs on a new connection."""
+    batch that met the loss fails whole, the next one runs on a new connection. Each transaction
+    first checks the store's identity row (issue 17 item 6)."""
 
-    def __init__(self, info: str, connection: psycopg.Connection[Any]) -> None:
+    def __init__(self, info: str, connection: psycopg.Connection[Any], identity: _Identity) -> None:
         self._info = info
         self.connection = connection
+        self.identity = identity
         #: The last cursor this transaction appended, announced by NOTIFY at commit.
         self.appended: int | None = None
 
     def begin(self) -> _Transactions:
+        if self.identity.lost is not None:
+            raise self.identity.lost
         if self.connection.closed or self.connection.broken:
             self.connection = _connect(self._info, autocommit=False)
         self.appended = None
+        self.identity.check(self.connection)
         return self
 
     def commit(self) -> None:
@@ -186,6 +245,8 @@ class PostgresStore:
             raise port.StoreUnavailable(self.url, _reason(exc)) from None
         try:
             migrate(writer)
+            self._identity = _Identity(self.url, _write_identity(writer))
+            writer.commit()
         except BaseException:
             writer.close()
             raise
@@ -194,7 +255,7 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._pool = ConnectionPool(self._info, min_size=1, max_size=readers, open=True,
                                     kwargs={"autocommit": True}, name="unirouter-readers")  # fmt: skip
-        self._transactions = _Transactions(self._info, writer)
+        self._transactions = _Transactions(self._info, writer, self._identity)
         self.committer = GroupCommitter(self._transactions, max_batch=max_batch)
 
     @property
@@ -281,9 +342,20 @@ class PostgresStore:
         return self.committer.submit(functools.partial(_forget, slot))
 
     def verify(self) -> None:
-        # The database server owns its files; a lost connection fails the next write by itself.
+        """Raise :class:`~unirouter.storage.port.StoreLost` if the database reached is no longer
+        the one opened (its identity row is missing or changed). A database that does not answer
+        is not a lost store: the next write fails by itself, and a later check tells."""
         if self._closed:
             raise port.StoreClosed()
+        if self._identity.lost is not None:
+            raise self._identity.lost
+        for _ in range(2):  # a pooled connection the database ended is dropped; try a fresh one
+            try:
+                with self._pool.connection() as connection:
+                    self._identity.check(connection)
+                return
+            except psycopg.OperationalError:
+                continue
 
     def close(self) -> None:
         with self._lock:
