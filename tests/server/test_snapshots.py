@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from server_support import CONFIG, Server, available, start_server, submit, with
 
 from test_engine_snapshot import canonical
 from unirouter import config as configuration
+from unirouter.engine import Engine
 from unirouter.engine import snapshot as snapshots
 from unirouter.server import EngineHost, replay
 from unirouter.server.host import RETAIN_CLOSED
@@ -251,3 +253,28 @@ def test_the_snapshot_interval_comes_from_the_environment(
         assert snap is not None and snap.cursor >= 10
     finally:
         store.close()
+
+
+def test_the_snapshot_is_pickled_in_a_child_process_not_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 item 3: no request waits on a snapshot. The engine is pickled in a forked
+    copy-on-write child (its state at the command boundary), never in the serving process, and
+    what the child wrote is stored and restores the same engine a full replay gives."""
+    takers = tmp_path / "takers"
+    original = Engine.snapshot
+
+    def recording(engine: Engine) -> bytes:
+        with takers.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return original(engine)
+
+    monkeypatch.setattr(Engine, "snapshot", recording)
+    db = tmp_path / "u.db"
+    _hosted_log(db, every=10)
+    pids = takers.read_text().split()
+    assert pids and str(os.getpid()) not in pids
+    restored, _ = _rebuilt(db, use_snapshot=True)
+    full, _ = _rebuilt(db, use_snapshot=False)
+    assert restored.snapshot is not None
+    assert canonical(restored.engine) == canonical(full.engine)

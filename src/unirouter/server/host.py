@@ -47,7 +47,7 @@ from unirouter.config import model
 from unirouter.engine import Engine, ManualClock, WorkItem
 from unirouter.engine import commands as vocabulary
 from unirouter.engine.events import encode as encode_event
-from unirouter.server import commands, intake_keys, replay
+from unirouter.server import commands, intake_keys, replay, snapshot_child
 from unirouter.server.config_versions import ConfigVersions
 from unirouter.server.metrics import Metrics
 from unirouter.server.projection import Projection
@@ -113,8 +113,9 @@ class _Pending:
     records: list[Record]
     bodies: list[tuple[RecordKind, dict[str, Any]]]
     future: asyncio.Future[int]
-    #: The engine's snapshot right after these records; stored once they are durable.
-    snapshot: bytes | None = None
+    #: Gives the engine's snapshot right after these records (blocking: called off the loop once
+    #: they are durable, :mod:`unirouter.server.snapshot_child`).
+    snapshot: Callable[[], bytes] | None = None
     #: The intake keys of the items these records create, stored in the same append.
     keys: list[Key] = field(default_factory=list)
 
@@ -135,6 +136,8 @@ class EngineHost:
         self.snapshot_every = snapshot_every or None
         self._since_snapshot = 0
         self._snapshot_writes: set[asyncio.Task[None]] = set()
+        #: Snapshots begun and not yet stored (or given up).
+        self._snapshots_due = 0
         #: The cursor of the newest snapshot this host stored.
         self.snapshot_cursor: int | None = None
         self.metrics = metrics or Metrics()
@@ -483,20 +486,23 @@ class EngineHost:
         keys = [intake_keys.key_of(d) for d in dicts if d.get("type") == "item_created"]
         self._enqueue(records, bodies, self._take_snapshot(len(records)), keys)
 
-    def _take_snapshot(self, records: int) -> bytes | None:
-        """Every ``snapshot_every`` records, the engine's state right after this command: taken
-        here, in the loop's thread between commands, so it matches a record boundary exactly."""
+    def _take_snapshot(self, records: int) -> Callable[[], bytes] | None:
+        """Every ``snapshot_every`` records, the engine's state right after this command: begun
+        here, in the loop's thread between commands, so it matches a record boundary exactly, and
+        pickled in a forked child so no request waits on it."""
         if self.snapshot_every is None:
             return None
         self._since_snapshot += records
-        if self._since_snapshot < self.snapshot_every or self._snapshot_writes:
-            return None  # not due, or the previous one is still being written
+        if self._since_snapshot < self.snapshot_every or self._snapshots_due:
+            return None  # not due, or the previous one is still being taken or written
         self._since_snapshot = 0
         try:
-            return self.engine.snapshot()
+            collect = snapshot_child.begin(self.engine.snapshot)
         except Exception:  # a snapshot is an optimisation: never let it stop the server
             log.exception("taking an engine snapshot failed")
             return None
+        self._snapshots_due += 1
+        return collect
 
     async def forgotten_intake(self, workstream: str, external_id: str) -> str | None:
         """The id of the item an intake of (``workstream``, ``external_id``) made, from the store's
@@ -529,7 +535,7 @@ class EngineHost:
         self,
         records: list[Record],
         bodies: list[tuple[RecordKind, dict[str, Any]]],
-        snapshot: bytes | None = None,
+        snapshot: Callable[[], bytes] | None = None,
         keys: list[Key] | None = None,
     ) -> asyncio.Future[int]:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -574,17 +580,23 @@ class EngineHost:
                 self._store_snapshot(cursor, pending.snapshot)
         return True
 
-    def _store_snapshot(self, cursor: int, body: bytes) -> None:
+    def _store_snapshot(self, cursor: int | None, collect: Callable[[], bytes]) -> None:
         """Write a snapshot off the loop once its records are durable; a failure is only logged
-        (the next restart replays more of the log)."""
+        (the next restart replays more of the log). ``cursor`` None: its records were never
+        written, so the snapshot is only collected and dropped."""
 
         async def write() -> None:
             try:
+                body = await asyncio.to_thread(collect)
+                if cursor is None:
+                    return
                 await asyncio.to_thread(self.store.put_snapshot, cursor, body)
             except Exception as exc:
-                log.warning("storing the engine snapshot at cursor %d failed: %s", cursor, exc)
+                log.warning("storing the engine snapshot at cursor %s failed: %s", cursor, exc)
             else:
                 self.snapshot_cursor = cursor
+            finally:
+                self._snapshots_due -= 1
 
         task = asyncio.get_running_loop().create_task(write(), name="unirouter-snapshot")
         self._snapshot_writes.add(task)
@@ -594,6 +606,8 @@ class EngineHost:
         log.error("appending to the log failed; stopping: %s", exc)
         self.failure = exc
         for pending in [*batch, *self._queue]:
+            if pending.snapshot is not None:  # reap its child and its file; never stored
+                self._store_snapshot(None, pending.snapshot)
             if not pending.future.done():
                 pending.future.set_exception(HostStopped("the log could not be written"))
                 pending.future.exception()  # read, so an unawaited one logs nothing
