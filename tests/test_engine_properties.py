@@ -1070,6 +1070,19 @@ class EngineMachine(RuleBasedStateMachine):
                     assert plain <= limit, f"{agent.id} over profile {profile}: {plain} > {limit}"
 
     @invariant()
+    def queue_counters_equal_a_recount_of_item_states(self) -> None:
+        """SPEC §2: each queue's waiting and offered counts, kept by the one transition writer, equal a
+        recount of its items' states after every command."""
+        e = self.d.engine
+        for name, queue in e._queues.items():
+            mine = [i for i in e._items.values() if i.queue == name]
+            waiting = sum(i.state in (S.QUEUED, S.OFFERED) for i in mine)
+            offered = sum(i.state is S.OFFERED for i in mine)
+            assert (queue.waiting, queue.offered) == (waiting, offered), (
+                f"{name}: counters {(queue.waiting, queue.offered)} != recount {(waiting, offered)}"
+            )
+
+    @invariant()
     def every_item_is_in_one_consistent_state(self) -> None:
         """2. SPEC §2: the state the log says; waiting items have a queue, offers one open offer."""
         d, e = self.d, self.d.engine

@@ -16,7 +16,7 @@ from unirouter.engine import matching, plans, work
 from unirouter.engine.clock import Clock
 from unirouter.engine.events import EventType as ET
 from unirouter.engine.queues import QueueRuntime
-from unirouter.engine.state import AgentState, CloseReason, ItemState, WorkItem
+from unirouter.engine.state import AgentState, CloseReason, ItemState, WorkItem, move
 
 __all__ = ["Intake"]
 
@@ -232,14 +232,14 @@ class Intake(work.Work):
 
     def _schedule(self, item: WorkItem) -> None:
         """R37: a future ``available_at`` waits as scheduled and starts by the timer exactly."""
-        item.state = ItemState.SCHEDULED
+        move(item, ItemState.SCHEDULED)
         assert item.available_at is not None
         self._emit(ET.ITEM_SCHEDULED, item=item.id, available_at=item.available_at)
         self._set_item_timer(item, "scheduled", item.available_at)
 
     def _start_routing(self, item: WorkItem) -> None:
         """R1: classification → route-to-queue → pre-queue overflow → queued."""
-        item.state = ItemState.ROUTING
+        move(item, ItemState.ROUTING)
         item.entered_routing_at = item.waiting_since = self._now
         item.config_version = self._version
         ws = self._workstreams[item.workstream]
@@ -413,7 +413,7 @@ class Intake(work.Work):
             queue=queue.name,
             **{"from": source, "to": queue.name},
         )
-        item.state = ItemState.ROUTING
+        move(item, ItemState.ROUTING)
         self._enqueue(item, queue)
 
     def _create_callback(self, item: WorkItem, queue: QueueRuntime) -> None:
@@ -427,7 +427,7 @@ class Intake(work.Work):
         callback.phone = item.phone or item.customer.get("phone")
         self._emit_created(callback)
         self._trace(callback, "callback", origin=item.id)
-        callback.state = ItemState.ROUTING
+        move(callback, ItemState.ROUTING)
         callback.entered_routing_at = self._now
         callback.waiting_since = item.waiting_since  # the caller keeps their place (R6, R12)
         self._route_to(callback, queue.name, rule=None, reason=f"callback for {item.id}")

@@ -16,10 +16,12 @@ __all__ = [
     "WAITING_STATES",
     "AgentState",
     "CloseReason",
+    "IllegalTransition",
     "ItemState",
     "Offer",
     "OfferStatus",
     "WorkItem",
+    "move",
 ]
 
 
@@ -47,15 +49,25 @@ class CloseReason(StrEnum):
 
 
 S = ItemState
-#: Which state may follow which. Anything else is refused with ``Conflict`` and changes nothing.
+#: Which state may follow which; :func:`move`, the only writer of ``WorkItem.state``, enforces it.
+#: A command that would need any other change is refused with ``Conflict`` before anything changes;
+#: reaching :func:`move` with one anyway is an engine bug (:class:`IllegalTransition`).
+#:
+#: ``routing`` is also the state of an item held by nothing between two places, so it has more
+#: followers than the SPEC §2 diagram shows: a new item is created ``routing`` and then starts routing
+#: (``routing → routing``) or waits as ``scheduled``; an item taken off its queue place or its agent
+#: (transfer, force-assign, resume of a parked item) passes through ``routing`` on its way to the new
+#: queue (``→ queued``) or straight to the forced agent (``routing → assigned``).
 ITEM_TRANSITIONS: dict[ItemState, frozenset[ItemState]] = {
     S.SCHEDULED: frozenset({S.ROUTING, S.CLOSED}),
-    S.ROUTING: frozenset({S.QUEUED, S.CLOSED}),
-    S.QUEUED: frozenset({S.QUEUED, S.OFFERED, S.ASSIGNED, S.CLOSED}),
+    S.ROUTING: frozenset({S.ROUTING, S.SCHEDULED, S.QUEUED, S.ASSIGNED, S.CLOSED}),
+    S.QUEUED: frozenset({S.ROUTING, S.QUEUED, S.OFFERED, S.ASSIGNED, S.CLOSED}),
     S.OFFERED: frozenset({S.QUEUED, S.ASSIGNED, S.OFFERED, S.CLOSED}),
-    S.ASSIGNED: frozenset({S.QUEUED, S.OFFERED, S.ASSIGNED, S.WRAP_UP, S.PARKED, S.CLOSED}),
+    S.ASSIGNED: frozenset(
+        {S.ROUTING, S.QUEUED, S.OFFERED, S.ASSIGNED, S.WRAP_UP, S.PARKED, S.CLOSED}
+    ),
     S.WRAP_UP: frozenset({S.CLOSED}),
-    S.PARKED: frozenset({S.QUEUED, S.CLOSED}),
+    S.PARKED: frozenset({S.ROUTING, S.QUEUED, S.CLOSED}),
     S.CLOSED: frozenset(),
 }
 
@@ -331,3 +343,14 @@ class AgentState:
         if name == "active":
             return len(self.active)
         return self.attributes.get(name)
+
+
+class IllegalTransition(RuntimeError):
+    """An engine bug: a state change :data:`ITEM_TRANSITIONS` does not allow (never a caller's error)."""
+
+
+def move(item: WorkItem, to: ItemState) -> None:
+    """The one writer of ``item.state``: check ``ITEM_TRANSITIONS`` and change the state."""
+    if to not in ITEM_TRANSITIONS[item.state]:
+        raise IllegalTransition(f"item {item.id}: {item.state} -> {to} is not in ITEM_TRANSITIONS")
+    item.state = to

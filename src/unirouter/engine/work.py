@@ -24,6 +24,7 @@ from unirouter.engine.state import (
     Offer,
     OfferStatus,
     WorkItem,
+    move,
 )
 from unirouter.engine.timers import TimerKind
 
@@ -59,7 +60,7 @@ class Work(base.Base):
         if ttl_at is not None and ttl_at <= self._now:
             self._close(item, CloseReason.EXPIRED)
             return
-        item.state = ItemState.QUEUED
+        move(item, ItemState.QUEUED)
         item.queue = queue.name
         item.queued_at = self._now
         item.queue_epoch += 1
@@ -253,7 +254,8 @@ class Work(base.Base):
         if item.state is ItemState.QUEUED:
             self._unindex(item)
             queue.offered += 1
-        item.state, item.offer = ItemState.OFFERED, offer.id
+        move(item, ItemState.OFFERED)
+        item.offer = offer.id
         agent.offers.add(offer.id)
         agent.passed = None
         agent.last_assigned[queue.name] = self._now  # a push assignment is its offer (R17, R23)
@@ -307,7 +309,7 @@ class Work(base.Base):
     def _requeue(self, item: WorkItem) -> None:
         """Back into the queue at the old position (same order key, R25)."""
         queue = self._queues[item.queue or ""]
-        item.state = ItemState.QUEUED
+        move(item, ItemState.QUEUED)
         self._index(item, queue, keep_key=True)
 
     def _expire(self, offer: Offer) -> None:
@@ -340,7 +342,7 @@ class Work(base.Base):
             self._requeue(item)
             self._try_assign(item)
         else:
-            item.state = ItemState.QUEUED
+            move(item, ItemState.QUEUED)
             item.version += 1
 
     # -- assignment ---------------------------------------------------------------------------------------
@@ -356,7 +358,8 @@ class Work(base.Base):
             self._cancel_item_timers(item, _waiting_timers(item))
         if not reserved:
             self._hold(item, agent)
-        item.state, item.agent, item.forced = ItemState.ASSIGNED, agent.id, forced
+        move(item, ItemState.ASSIGNED)
+        item.agent, item.forced = agent.id, forced
         item.affinity_agent = None
         agent.passed = None
         if item.answered_at is None:
@@ -393,7 +396,7 @@ class Work(base.Base):
             item.agent = None
             self._changed(agent)
         if item.state in (ItemState.QUEUED, ItemState.ASSIGNED):
-            item.state = ItemState.ROUTING
+            move(item, ItemState.ROUTING)
 
     def _transfer_to_queue(self, item: WorkItem, queue: QueueRuntime) -> None:
         """R31: re-queue in a queue of the same kind; the first agent's capacity is released at once."""
@@ -421,7 +424,7 @@ class Work(base.Base):
             **{"from": source, "to": agent.id},
         )
         # Waiting again (counted in its queue) but not indexed: only this agent is offered it.
-        item.state = ItemState.QUEUED
+        move(item, ItemState.QUEUED)
         queue = self._queues[item.queue or ""]
         queue.waiting += 1
         if not waiting:  # an answered item has no waiting deadlines left to keep
@@ -451,7 +454,8 @@ class Work(base.Base):
         self._record_handle_time(item)
         if item.timers:
             self._cancel_item_timers(item, item.timers)
-        item.state, item.close_reason = ItemState.CLOSED, reason
+        move(item, ItemState.CLOSED)
+        item.close_reason = reason
         item.agent = agent_id
         self._emit(ET.ITEM_CLOSED, item=item.id, agent=agent_id, queue=item.queue, reason=reason)
         if self._tracing:
@@ -467,7 +471,7 @@ class Work(base.Base):
         """R33: ``always`` keeps capacity until close, ``none`` releases now, N releases after N s."""
         agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
         agent.active.discard(item.id)
-        item.state = ItemState.WRAP_UP
+        move(item, ItemState.WRAP_UP)
         self._emit(ET.ITEM_WRAP_UP, item=item.id, agent=agent.id, queue=item.queue)
         block = self._workstreams[item.workstream].cfg.wrap_up.block
         if block == "none" or block == 0:
@@ -481,7 +485,7 @@ class Work(base.Base):
         agent = self._agents.get(item.agent or "") or self._retired[item.agent or ""]
         agent.active.discard(item.id)
         self._release(item, agent, record=True)
-        item.state = ItemState.PARKED
+        move(item, ItemState.PARKED)
         item.affinity_agent = agent.id
         self._trace(item, "parked", agent=agent.id)
         self._emit(ET.ITEM_PARKED, item=item.id, agent=agent.id, queue=item.queue)
@@ -511,7 +515,7 @@ class Work(base.Base):
             )  # fmt: skip
             self._trace(item, "resumed", last_agent=last, affinity=None, reason=why)
         self._emit(ET.ITEM_RESUMED, item=item.id, queue=item.queue, affinity=item.affinity_agent)
-        item.state = ItemState.ROUTING
+        move(item, ItemState.ROUTING)
         self._enqueue(item, self._queues[item.queue or ""])
         if item.affinity_agent is not None and item.state is ItemState.QUEUED:
             self._arm_affinity(item)
