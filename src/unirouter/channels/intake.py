@@ -105,6 +105,14 @@ def _new_item(
             "attributes": attributes}  # fmt: skip
 
 
+async def _created_before(host: EngineHost, workstream: str, external_id: str) -> str | None:
+    """The item an earlier copy of this mail or message created, held or closed and forgotten:
+    the channel index keeps a bounded window of ids, the store every intake's key (issue 17
+    item 8), so a redelivery long after the window has moved on is still a repeat."""
+    held, forgotten = await host.repeat_of(workstream, external_id)
+    return held.id if held is not None else forgotten
+
+
 async def _repeat(host: EngineHost, item: str) -> Receipt:
     """A repeat: answered once the first copy is durable."""
     await host.barrier()
@@ -141,9 +149,11 @@ async def receive_mail(
     index = host.channel_index
     external = f"email:{mail.message_id}"
     known = index.mail_ids.get(mail.message_id)
-    repeat = host.engine.item_by_external_id(email.workstream, external)
-    if known is not None or repeat is not None:
-        return await _repeat(host, known or (repeat.id if repeat else ""))
+    if known is not None:
+        return await _repeat(host, known)
+    repeat = await _created_before(host, email.workstream, external)
+    if repeat is not None:
+        return await _repeat(host, repeat)
     attributes = {"message_id": mail.message_id, "subject": mail.subject, "from": mail.sender,
                   "to": mail.to, "attachments": attachments}  # fmt: skip
     target = _mail_target(host, mail)
@@ -207,9 +217,11 @@ async def receive_text(
     via = f"messaging:{name}"
     external = f"{via}:{text.provider_id}"
     known = index.provider_ids.get(external)
-    repeat = host.engine.item_by_external_id(endpoint.workstream, external)
-    if known is not None or repeat is not None:
-        return await _repeat(host, known or (repeat.id if repeat else ""))
+    if known is not None:
+        return await _repeat(host, known)
+    repeat = await _created_before(host, endpoint.workstream, external)
+    if repeat is not None:
+        return await _repeat(host, repeat)
     attributes = {"provider_id": text.provider_id, "from": text.sender, "media": text.media}
     current = _item(host, index.open_conversation(via, text.sender))
     if current is not None and current.state is not ItemState.CLOSED:
