@@ -224,6 +224,8 @@ def test_every_role_gets_no_5xx_and_nothing_beyond_its_role(
     into (nor, for an agent, acting as another agent; for a customer, on another item)."""
     server, known = fuzzed
     _prepare(case, known)
+    if who == "alice" and "agent_id" in (case.path_parameters or {}):
+        case.path_parameters["agent_id"] = "bob"  # always another agent: must be refused
     own_item, customer_token = known["customer"]
     token = {"customer": customer_token, "nobody": None}.get(who, TOKENS.get(who))
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
