@@ -11,7 +11,13 @@ elsewhere), and no role ever gets a 2xx from an operation whose gate leaves it o
 read from the routes themselves (each endpoint's top-level ``caller.allow(...)`` or
 ``caller.act_as(...)``, and the non-agent branch of ``if caller.role is Role.AGENT``), so a check
 loosened inside :mod:`unirouter.server.auth` is caught; the derivation is itself pinned to a few
-rows of the SPEC's role list. Stateful runs over OpenAPI links are not done yet.
+rows of the SPEC's role list.
+
+Stateful (issue 17): schemathesis's state machine chains calls along the links it infers from the
+document (a listed item's id into that item's get and patch, ...), with the admin token and the
+same checks; the run must carry at least one id an earlier answer gave. No explicit ``links`` are
+declared: intake (``POST /v1/work-items``) is not among the machine's entry points, so links from
+it would never be followed.
 
 Generated path ids are mostly unknown (404). To reach real transitions too, an id is mapped, by a
 stable hash of what schemathesis drew, onto one of a few seeded items, agents, queues or offers
@@ -34,6 +40,7 @@ import pytest
 import schemathesis
 import yaml
 from fastapi.routing import APIRoute
+from hypothesis import settings
 from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
 from server_support import CONFIG, TOKENS, Server, start_server, submit
@@ -311,3 +318,41 @@ def test_an_event_cursor_beyond_what_a_store_holds_is_a_field_named_422(
     assert header.status_code == 422 and header.json()["field"] == "last-event-id"
     last = admin.get("/v1/events", params={"after": 2**63 - 1, "follow": "false"})
     assert last.status_code == 200 and last.text == ""
+
+
+def test_stateful_runs_over_the_openapi_links_get_no_5xx_nor_an_answer_off_the_schema(
+    fuzzed: tuple[Server, dict[str, list[str]]],
+) -> None:
+    """SPEC §10, stateful (issue 17): schemathesis chains calls along the links it infers from
+    /openapi.json (a listed item's id into get and patch of that item, and so on), admin; some
+    calls must carry an id an earlier answer of the run gave."""
+    server, known = fuzzed
+    machine = schema.as_state_machine()
+
+    created: set[str] = set()  # ids seen in the run's answers
+    linked: Counter[str] = Counter()
+
+    class Chained(machine):  # type: ignore[misc,valid-type]
+        def before_call(self, case: schemathesis.Case) -> None:
+            drawn = (case.path_parameters or {}).get("item_id")
+            if drawn in created:  # a drawn string is never an id: a link carried it
+                linked[f"{case.method} {case.path}"] += 1
+            else:
+                _prepare(case, known)
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+            return {"base_url": server.url, "headers": headers, "timeout": 10}
+
+        def validate_response(
+            self, response: Any, case: schemathesis.Case, *args: Any, **kwargs: Any
+        ) -> None:
+            case.validate_response(response, checks=CHECKS)
+            if response.status_code < 300 and "json" in str(response.headers.get("content-type")):
+                body = response.json()
+                rows = body.get("items", [body]) if isinstance(body, dict) else body
+                created.update(r["id"] for r in rows if isinstance(r, dict) and "id" in r)
+
+    Chained.run(settings=settings(max_examples=40, stateful_step_count=8, deadline=None))
+    print(f"\nlinked calls: {dict(linked)}, created {len(created)}")
+    assert linked, "no call followed a link from an intake answer"
