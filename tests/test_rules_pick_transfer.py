@@ -223,6 +223,25 @@ def test_without_affinity_resumed_conversation_is_routed_normally(rig: Rigger) -
     assert item.agent == "ben"
 
 
+def test_r29_r43_the_trace_says_whether_a_resumed_conversation_goes_back_and_why_not(
+    rig: Rigger,
+) -> None:
+    """R29, R43: park and resume are trace entries; the resume names the last agent and the agent
+    it returns to, or, without affinity, why it does not go back."""
+    for enabled, back, reason in (("true", "ann", None), ("false", None, "affinity off")):
+        r = rig(affinity_config(enabled=enabled))
+        item = r.engine.submit(external_id="x", workstream="chat")
+        r.at(10)
+        r.engine.park(item.id)
+        r.at(20)
+        r.engine.resume(item.id)
+        parked = [e for e in item.trace if e["stage"] == "parked"]
+        [resumed] = [e for e in item.trace if e["stage"] == "resumed"]
+        assert [e["agent"] for e in parked] == ["ann"]
+        assert (resumed["last_agent"], resumed["affinity"]) == ("ann", back)
+        assert resumed.get("reason") == reason
+
+
 def test_returning_conversation_is_served_before_older_waiting_items(rig: Rigger) -> None:
     """R29, R9: a conversation returning under affinity is served ahead of items waiting longer."""
     r = rig(affinity_config(members="[ann]"))

@@ -505,15 +505,14 @@ class Work(base.Base):
         member = last is not None and last in self._queues[item.queue or ""].members
         keep = affinity.enabled and member and self._within_grace(last, affinity.grace_s)
         item.affinity_agent = last if keep else None
-        if keep or last is None:
-            self._trace(item, "resumed", last_agent=last, affinity=item.affinity_agent)
-        else:  # R43: why the conversation does not go back to its last agent
+        if self._tracing:  # R43: whether it goes back to its last agent, and if not, why
             why = (
-                "affinity off" if not affinity.enabled
-                else f"not a member of {item.queue}" if not member
-                else "offline past grace"
+                {} if keep or last is None
+                else {"reason": "affinity off"} if not affinity.enabled
+                else {"reason": f"not a member of {item.queue}"} if not member
+                else {"reason": "offline past grace"}
             )  # fmt: skip
-            self._trace(item, "resumed", last_agent=last, affinity=None, reason=why)
+            self._trace(item, "resumed", last_agent=last, affinity=item.affinity_agent, **why)
         self._emit(ET.ITEM_RESUMED, item=item.id, queue=item.queue, affinity=item.affinity_agent)
         move(item, ItemState.ROUTING)
         self._enqueue(item, self._queues[item.queue or ""])
