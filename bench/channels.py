@@ -15,10 +15,7 @@ import asyncio
 import hashlib
 import json
 import os
-import signal
 import smtplib
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +29,7 @@ import httpx
 
 from unirouter.bench import server as bench_server
 from unirouter.channels import signing
+from unirouter.server import spawn
 
 SECRET = "bench-secret"
 ADMIN = "bench-admin"
@@ -70,19 +68,14 @@ class _Counter(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(folder: Path, hook_url: str) -> tuple[subprocess.Popen[str], str, int]:
+def _serve(folder: Path, hook_url: str) -> tuple[spawn.Served, int]:
     sha = hashlib.sha256(ADMIN.encode()).hexdigest()
     config = folder / "config.yaml"
     config.write_text(CONFIG.format(sha=sha, folder=folder / "a", secret=SECRET, url=hook_url))
-    command = [sys.executable, "-m", "unirouter", "serve", "--db", str(folder / "u.db"),
-               "--port", "0", "--config", str(config)]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().split()[-1]
-    channels = httpx.get(url + "/v1/channels", headers={"Authorization": f"Bearer {ADMIN}"}).json()
-    return process, url, int(channels["email"]["smtp"]["port"])
+    served = spawn.serve("--db", str(folder / "u.db"), "--config", str(config), keep_stderr=False)
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    channels = httpx.get(served.url + "/v1/channels", headers=headers).json()
+    return served, int(channels["email"]["smtp"]["port"])
 
 
 def _mails(port: int, count: int, offset: int) -> None:
@@ -168,7 +161,8 @@ def main() -> None:
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
     with tempfile.TemporaryDirectory(prefix="unirouter-bench-channels-") as folder:
-        process, url, port = _serve(Path(folder), hook)
+        served, port = _serve(Path(folder), hook)
+        url = served.url
         try:
             mails = mails_per_second(port, args.mails, args.clients)
             texts = asyncio.run(_closed_loop(url, {}, args.texts, 4 * args.clients, _text))
@@ -176,8 +170,7 @@ def main() -> None:
             plain = asyncio.run(_closed_loop(url, auth, args.texts, 4 * args.clients, _intake))
             deliveries, delivered = deliveries_per_second()
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            served.stop(timeout=30)
             receiver.shutdown()
     figures = {"mails_per_s": round(mails, 1), "webhook_messages_per_s": round(texts, 1),
                "deliveries_per_s": round(deliveries, 1), "plain_intakes_per_s": round(plain, 1), "deliveries": delivered,

@@ -30,8 +30,6 @@ import itertools
 import json
 import random
 import signal
-import subprocess
-import sys
 import tempfile
 import textwrap
 import threading
@@ -40,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from unirouter.server import spawn
 
 TOKENS = {
     "admin": "p-admin-secret",
@@ -91,35 +91,20 @@ auth:
     - {{name: bob, role: agent, agent: bob, sha256: {_sha(TOKENS["bob"])}}}
 """
 
-CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
 TIMEOUT = 10.0
 
 
-class Server:
+class Server(spawn.Served):
     """One ``unirouter serve`` subprocess on a SQLite file."""
 
     def __init__(self, db: Path, config: Path | None) -> None:
-        args = [*CLI, "serve", "--db", str(db), "--port", "0"]
-        if config is not None:
-            args += ["--config", str(config)]
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("unirouter serving on "):
-            self.process.kill()
-            raise RuntimeError(f"the server did not start: {line!r}")
-        self.url = line.split()[-1]
+        args = ["--db", str(db), *(["--config", str(config)] if config is not None else [])]
+        served = spawn.serve(*args, keep_stderr=False)
+        super().__init__(process=served.process, url=served.url)
 
     def client(self, who: str | None = "admin") -> httpx.Client:
         headers = {} if who is None else {"Authorization": f"Bearer {TOKENS[who]}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.wait(timeout=30)
 
 
 # -- the server's own role table -----------------------------------------------------------------

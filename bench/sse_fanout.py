@@ -15,13 +15,13 @@ import hashlib
 import json
 import multiprocessing
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+from unirouter.server import spawn
 
 SUPERVISOR, INTAKE = "bench-supervisor-token", "bench-intake-token"
 
@@ -105,18 +105,14 @@ def run(readers: int, intakes: int) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.yaml"
         config.write_text(CONFIG)
-        args = [sys.executable, "-c", "from unirouter.cli import main; main()", "serve",
-                "--db", str(Path(folder) / "u.db"), "--port", "0", "--config", str(config)]  # fmt: skip
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   text=True)  # fmt: skip
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
+        served = spawn.serve("--db", str(Path(folder) / "u.db"), "--config", str(config),
+                             keep_stderr=False)  # fmt: skip
+        url = served.url
         try:
             alone = _phase(url, 0, intakes, "alone")
             crowded = _phase(url, readers, intakes, "crowded")
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            served.stop()
     return {"no_reader": _figures(alone), f"{readers}_readers": _figures(crowded)}
 
 

@@ -25,10 +25,7 @@ import argparse
 import hashlib
 import json
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,6 +35,8 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import sync_playwright
+
+from unirouter.server import spawn
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN, SUPERVISOR, INTAKE = "bench-admin", "bench-supervisor", "bench-intake"
@@ -76,18 +75,10 @@ def config(agents: int, queues: int) -> dict[str, Any]:
     }
 
 
-def start_server(folder: Path, agents: int, queues: int) -> tuple[subprocess.Popen[str], str]:
+def start_server(folder: Path, agents: int, queues: int) -> spawn.Served:
     path = folder / "config.yaml"
     path.write_text(json.dumps(config(agents, queues)))  # JSON is YAML
-    args = [sys.executable, "-c", "from unirouter.cli import main; main()", "serve",
-            "--db", str(folder / "bench.db"), "--port", "0", "--config", str(path)]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("unirouter serving on "):
-        process.kill()
-        raise SystemExit(f"the server did not start: {line!r}")
-    return process, line.split()[-1]
+    return spawn.serve("--db", str(folder / "bench.db"), "--config", str(path), keep_stderr=False)
 
 
 @dataclass
@@ -190,7 +181,8 @@ def run(
     agents: int, queues: int, rate: float, seconds: float, viewport: tuple[int, int] = (1920, 1080)
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="unirouter-bench-web-"))
-    process, url = start_server(folder, agents, queues)
+    server = start_server(folder, agents, queues)
+    url = server.url
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -224,8 +216,7 @@ def run(
             browser.close()
         events = _events_since(url, cursor)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        server.stop(timeout=30)
     latencies, missed = [], 0
     for probe in traffic.probes:
         shown = [at for agent, now, at in seen

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from unirouter.server import spawn
 
 TOKENS = {
     "admin": "t-admin-secret",
@@ -68,7 +67,7 @@ auth:
     - {{name: bob, role: agent, agent: bob, sha256: {_sha(TOKENS["bob"])}}}
 """
 
-CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
+CLI = list(spawn.CLI)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,42 +77,21 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 @dataclass
-class Server:
-    """A ``unirouter serve`` subprocess and an HTTP client per role."""
+class Server(spawn.Served):
+    """A ``unirouter serve`` subprocess on its own SQLite file and an HTTP client per role."""
 
-    process: subprocess.Popen[str]
-    url: str
-    db: Path
-    stderr: list[str] = field(default_factory=list)
+    db: Path = Path()
 
     def client(self, who: str | None = "admin") -> httpx.Client:
         headers = {} if who is None else {"Authorization": f"Bearer {TOKENS.get(who, who)}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        return self.process.wait(timeout=20)
-
 
 def start_server(db: Path, config: Path | None, *extra: str) -> Server:
     """Start ``unirouter serve`` on port 0 and wait for the line with its URL."""
-    args = [*CLI, "serve", "--db", str(db), "--port", "0", *extra]
-    if config is not None:
-        args += ["--config", str(config)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stderr is not None
-    stderr: list[str] = []
-    threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True).start()
-    line = process.stdout.readline()
-    if not line.startswith("unirouter serving on "):
-        process.kill()
-        raise RuntimeError(f"the server did not start: {line!r} {''.join(stderr)}")
-    return Server(process=process, url=line.split()[-1], db=db, stderr=stderr)
+    args = ["--db", str(db), *extra, *(["--config", str(config)] if config else [])]
+    served = spawn.serve(*args)
+    return Server(process=served.process, url=served.url, stderr=served.stderr, db=db)
 
 
 def submit(client: httpx.Client, external_id: str, workstream: str = "chat", **fields: Any) -> Any:

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import threading
 from pathlib import Path
 
 import httpx
 import psycopg
-from server_support import CLI, TOKENS, Server, submit
+from server_support import TOKENS, Server, submit
 
+from unirouter.server import spawn
 from unirouter.storage.postgres import PostgresStore
 
 
 def serve_with_env(db: str, config: Path | None) -> Server:
     """``unirouter serve`` with the store named by ``UNIROUTER_DB`` only."""
-    args = [*CLI, "serve", "--port", "0", *(["--config", str(config)] if config else [])]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "UNIROUTER_DB": db})  # fmt: skip
-    assert process.stdout is not None
-    stderr: list[str] = []
-    threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True).start()
-    line = process.stdout.readline()
-    assert line.startswith("unirouter serving on "), (line, stderr)
-    return Server(process=process, url=line.split()[-1], db=Path(), stderr=stderr)
+    served = spawn.serve(*(["--config", str(config)] if config else []), env={"UNIROUTER_DB": db})
+    return Server(process=served.process, url=served.url, stderr=served.stderr)
 
 
 def test_serve_on_postgresql_keeps_an_acknowledged_item_across_a_restart(

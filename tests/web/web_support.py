@@ -4,15 +4,13 @@ SQLite file, tokens of every role from its configuration, and HTTP clients per r
 from __future__ import annotations
 
 import hashlib
-import signal
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from unirouter.server import spawn
 
 TOKENS = {
     "admin": "w-admin-secret",
@@ -75,16 +73,10 @@ auth:
     - {{name: bob, role: agent, agent: bob, sha256: {_sha(TOKENS["bob"])}}}
 """
 
-CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
-
 
 @dataclass
-class Server:
+class Server(spawn.Served):
     """A ``unirouter serve`` subprocess, its URL and HTTP clients per role."""
-
-    process: subprocess.Popen[str]
-    url: str
-    stderr: list[str] = field(default_factory=list)
 
     def client(self, who: str | None = "admin") -> httpx.Client:
         headers = {} if who is None else {"Authorization": f"Bearer {TOKENS.get(who, who)}"}
@@ -99,24 +91,11 @@ class Server:
         """The chat widget's page, as embed.js frames it: the widget key in the fragment."""
         return f"{self.url}/ui/widget/#key={WIDGET_KEY}"
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=20)
-
 
 def start_server(db: Path, config: Path) -> Server:
     """Start ``unirouter serve`` on port 0 and wait for the line with its URL."""
-    args = [*CLI, "serve", "--db", str(db), "--port", "0", "--config", str(config)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stderr is not None
-    stderr: list[str] = []
-    threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True).start()
-    line = process.stdout.readline()
-    if not line.startswith("unirouter serving on "):
-        process.kill()
-        raise RuntimeError(f"the server did not start: {line!r} {''.join(stderr)}")
-    return Server(process=process, url=line.split()[-1], stderr=stderr)
+    served = spawn.serve("--db", str(db), "--config", str(config))
+    return Server(process=served.process, url=served.url, stderr=served.stderr)
 
 
 def submit(server: Server, external_id: str, workstream: str = "chat", **fields: Any) -> Any:
