@@ -13,7 +13,7 @@ from unirouter.server import spawn
 
 def test_a_child_that_cannot_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> None:
     """A configuration that does not exist: ServeFailed carries the child's own error."""
-    with pytest.raises(spawn.ServeFailed, match="missing.yaml"):
+    with pytest.raises(spawn.ServeFailed, match=r"missing\.yaml"):
         spawn.serve("--db", str(tmp_path / "u.db"), "--config", str(tmp_path / "missing.yaml"))
 
 
