@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import yaml
-
-from conftest import Probe
+from spec_support import Probe
 
 BASE = """
 capacity_profiles: {chat: {limit: 1}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Probe
+from spec_support import Probe
 
 #: Two agents on one push queue; each test changes what its rule needs.
 BASE = """
