@@ -78,22 +78,32 @@ class QueueSeries:
 
     def change_waiting(self, t: float, delta: int) -> None:
         """The waiting count changes by ``delta`` at ``t``: integrate the old level first."""
-        self.integrate(t)
-        self.waiting += delta
+        if t > self.since:
+            self.integrate(t)
+        waiting = self.waiting = self.waiting + delta
         if t >= self.start_s:
             slot = self.at(t)
-            slot.waiting_max = max(slot.waiting_max, self.waiting)
+            if waiting > slot.waiting_max:
+                slot.waiting_max = waiting
 
     def integrate(self, t: float) -> None:
         """Add the current level over ``[since, t]`` (from the warm-up on), split by interval."""
-        begin = max(self.since, self.start_s)
-        self.since = max(self.since, t)
+        since = self.since
+        if t <= since:
+            return  # nothing to add, and ``since`` stays
+        self.since = t
+        begin = max(since, self.start_s)
+        waiting, intervals = self.waiting, self.intervals
         while begin < t:
             end = min(t, (math.floor(begin / INTERVAL_S) + 1) * INTERVAL_S)
-            slot = self.at(begin)
-            slot.waiting_item_s += self.waiting * (end - begin)
+            index = int(begin // INTERVAL_S)
+            slot = intervals.get(index)
+            if slot is None:
+                slot = intervals[index] = Interval()
+            slot.waiting_item_s += waiting * (end - begin)
             slot.observed_s += end - begin
-            slot.waiting_max = max(slot.waiting_max, self.waiting)
+            if waiting > slot.waiting_max:
+                slot.waiting_max = waiting
             begin = end
 
     def snapshot(self, end_t: float) -> dict[str, Any]:

@@ -103,6 +103,9 @@ class KpiAccumulator:
         self._queues: dict[str, _kpi_tally.Tally] = {}
         self._workstreams: dict[str, _kpi_tally.Tally] = {}
         self._series: dict[str, _kpi_series.QueueSeries] = {}
+        #: The run's tallies an item's outcome adds to, per (workstream, queue): built once each,
+        #: not per outcome (the interval buckets, when kept, are added per item).
+        self._scope_sets: dict[tuple[str, str | None], tuple[_kpi_tally.Tally, ...]] = {}
         self._total_histogram = _kpi_series.QueueSeries(start_s=warmup_s)
         self._handlers: dict[EventType, Callable[[Event], None]] = {
             ET.ITEM_CREATED: self._on_created,
@@ -259,31 +262,45 @@ class KpiAccumulator:
             found = self._series[name] = _kpi_series.QueueSeries(start_s=self._warmup_s)
         return found
 
-    def _scopes(self, item: _kpi_state.Item, queue: str | None) -> list[_kpi_tally.Tally]:
-        scopes = [self._totals, self._workstreams.setdefault(item.workstream, _kpi_tally.Tally())]
-        if queue is not None:
-            scopes.append(self._queues.setdefault(queue, _kpi_tally.Tally()))
+    def _scopes(self, item: _kpi_state.Item, queue: str | None) -> Sequence[_kpi_tally.Tally]:
+        """The tallies an outcome of ``item`` in ``queue`` adds to: the totals, its workstream's,
+        the queue's (none for None) and, when intervals are kept, its arrival interval's."""
+        key = (item.workstream, queue)
+        scopes = self._scope_sets.get(key)
+        if scopes is None:
+            found = [self._totals, self._scope(self._workstreams, item.workstream)]
+            if queue is not None:
+                found.append(self._scope(self._queues, queue))
+            scopes = self._scope_sets[key] = tuple(found)
         if self._buckets is not None:
-            scopes += self._buckets.scopes(item.created_t, item.workstream, queue)
+            return [*scopes, *self._buckets.scopes(item.created_t, item.workstream, queue)]
         return scopes
+
+    @staticmethod
+    def _scope(tallies: dict[str, _kpi_tally.Tally], name: str) -> _kpi_tally.Tally:
+        found = tallies.get(name)
+        if found is None:
+            found = tallies[name] = _kpi_tally.Tally()
+        return found
 
     # -- items ------------------------------------------------------------------------------------
 
     def _on_created(self, event: Event) -> None:
+        data, t = event.data, event.t
         self._items[event.item or ""] = _kpi_state.Item(
-            workstream=str(event.data.get("workstream")), created_t=event.t,
-            units=int(event.data.get("units") or 0), counted=event.t >= self._warmup_s,
-        )  # fmt: skip
+            str(data.get("workstream")), t, int(data.get("units") or 0), t >= self._warmup_s
+        )
 
     def _on_routed(self, event: Event) -> None:
         self._items[event.item or ""].queue = event.queue
 
     def _on_queued(self, event: Event) -> None:
         item = self._items[event.item or ""]
-        item.queue = event.queue
+        queue = item.queue = event.queue
         if item.first_queued_t is None:
             item.first_queued_t = event.t
-        self._set_waiting(item, event.queue, event.t)
+        if item.waiting_in != queue:
+            self._set_waiting(item, queue, event.t)
 
     def _on_overflowed(self, event: Event) -> None:
         item = self._items[event.item or ""]
@@ -293,20 +310,23 @@ class KpiAccumulator:
 
     def _on_assigned(self, event: Event) -> None:
         item = self._items[event.item or ""]
-        agent_id = event.agent or ""
-        self._set_waiting(item, None, event.t)
-        self._end_busy(item, event.t)
+        agent_id, t = event.agent or "", event.t
+        if item.waiting_in is not None:
+            self._set_waiting(item, None, t)
+        if item.busy_agent is not None:
+            self._end_busy(item, t)
         if item.holder != agent_id:
-            self._release(item, event.t)
-            self._hold(item, agent_id, int(event.data.get("units", item.units)), event.t)
-        agent = self._agent(agent_id)
-        agent.advance(event.t)
+            self._release(item, t)
+            self._hold(item, agent_id, int(event.data.get("units", item.units)), t)
+        agent = self._agents.get(agent_id) or self._agent(agent_id)
+        if t > agent.since:
+            agent.advance(t)
         agent.busy += 1
-        item.busy_agent, item.busy_since = agent_id, event.t
-        if self._agent_window(event.t):
+        item.busy_agent, item.busy_since = agent_id, t
+        if self._warmup_s <= t <= self._end_s:
             agent.totals.handled += 1
         if item.answered_in is None:
-            self._answered(item, event.queue, event.t)
+            self._answered(item, event.queue, t)
 
     def _answered(self, item: _kpi_state.Item, queue: str | None, t: float) -> None:
         """First assignment: the item is answered in ``queue`` (SPEC §8 wait, asa, p_wait, SL)."""
@@ -316,14 +336,18 @@ class KpiAccumulator:
         wait = 0.0 if item.first_queued_t is None else t - item.first_queued_t
         cfg = self._queue_cfg(item.answered_in)
         in_sl = wait <= cfg.service_level_s
+        waited = wait > 0
         for scope in self._scopes(item, item.answered_in):
             scope.arrived += 1
             scope.answered += 1
             scope.answer_wait_s += wait
-            scope.answered_waited += wait > 0
+            scope.answered_waited += waited
             scope.answered_in_sl += in_sl
-            scope.add_wait(wait)
-        series = self._queue_series(item.answered_in)
+            scope.left += 1  # Tally.add_wait, spelled out: three scopes per answered item
+            scope.wait_s += wait
+            if scope.max_wait_s is None or wait > scope.max_wait_s:
+                scope.max_wait_s = wait
+        series = self._series.get(item.answered_in) or self._queue_series(item.answered_in)
         self._record_wait(series, wait)
         series.at(item.created_t).arrived += 1
         slot = series.at(t)
@@ -341,9 +365,12 @@ class KpiAccumulator:
 
     def _on_closed(self, event: Event) -> None:
         item = self._items.pop(event.item or "")
-        self._set_waiting(item, None, event.t)
-        self._end_busy(item, event.t)
-        self._release(item, event.t)
+        if item.waiting_in is not None:
+            self._set_waiting(item, None, event.t)
+        if item.busy_agent is not None:
+            self._end_busy(item, event.t)
+        if item.holder is not None:
+            self._release(item, event.t)
         if not item.counted:
             return
         if item.answered_in is not None:
@@ -391,17 +418,21 @@ class KpiAccumulator:
         """Move the item's contribution to a queue's waiting count (queued or offered)."""
         if item.waiting_in == queue:
             return
+        series = self._series
         if item.waiting_in is not None:
-            self._queue_series(item.waiting_in).change_waiting(t, -1)
+            (series.get(item.waiting_in) or self._queue_series(item.waiting_in)).change_waiting(
+                t, -1
+            )
         if queue is not None:
-            self._queue_series(queue).change_waiting(t, +1)
+            (series.get(queue) or self._queue_series(queue)).change_waiting(t, +1)
         item.waiting_in = queue
 
     def _end_busy(self, item: _kpi_state.Item, t: float) -> None:
         if item.busy_agent is None:
             return
-        agent = self._agent(item.busy_agent)
-        agent.advance(t)
+        agent = self._agents.get(item.busy_agent) or self._agent(item.busy_agent)
+        if t > agent.since:
+            agent.advance(t)
         agent.busy -= 1
         item.handle_s += t - item.busy_since
         item.busy_agent = None
@@ -409,25 +440,29 @@ class KpiAccumulator:
     # -- capacity and presence --------------------------------------------------------------------
 
     def _hold(self, item: _kpi_state.Item, agent_id: str, units: int, t: float) -> None:
-        agent = self._agent(agent_id)
-        agent.advance(t)
+        agent = self._agents.get(agent_id) or self._agent(agent_id)
+        if t > agent.since:
+            agent.advance(t)
         agent.used_units += units
         item.holder, item.held_units = agent_id, units
 
     def _release(self, item: _kpi_state.Item, t: float) -> None:
         if item.holder is None:
             return
-        agent = self._agent(item.holder)
-        agent.advance(t)
+        agent = self._agents.get(item.holder) or self._agent(item.holder)
+        if t > agent.since:
+            agent.advance(t)
         agent.used_units -= item.held_units
         item.holder, item.held_units = None, 0
 
     def _on_offer_made(self, event: Event) -> None:
-        item = self._items[event.item or ""]
-        self._release(item, event.t)
-        self._hold(item, event.agent or "", item.units, event.t)
-        if self._agent_window(event.t):
-            self._agent(event.agent or "").totals.offers += 1
+        item, t = self._items[event.item or ""], event.t
+        if item.holder is not None:
+            self._release(item, t)
+        agent_id = event.agent or ""
+        self._hold(item, agent_id, item.units, t)
+        if self._warmup_s <= t <= self._end_s:
+            self._agents[agent_id].totals.offers += 1
 
     def _on_offer_ended(self, event: Event) -> None:
         item = self._items[event.item or ""]
@@ -443,12 +478,14 @@ class KpiAccumulator:
 
     def _on_capacity_released(self, event: Event) -> None:
         item = self._items.get(event.item or "")
-        if item is not None and item.holder == event.agent:
+        if item is not None and item.holder is not None and item.holder == event.agent:
             self._release(item, event.t)
 
     def _on_presence(self, event: Event) -> None:
-        agent = self._agent(event.agent or "")
-        agent.advance(event.t)
+        agent_id, t = event.agent or "", event.t
+        agent = self._agents.get(agent_id) or self._agent(agent_id)
+        if t > agent.since:
+            agent.advance(t)
         agent.presence = str(event.data.get("presence"))
 
 

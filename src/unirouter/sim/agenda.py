@@ -82,22 +82,24 @@ Task = actions.Action | Behaviour
 class Agenda:
     """Tasks in time order; tasks due at the same time in the order they were scheduled."""
 
-    __slots__ = ("_heap", "_order")
+    __slots__ = ("_order", "heap")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Task]] = []
+        #: ``(t, order, task)`` entries, a :mod:`heapq` heap. The runner's loop reads and pops it
+        #: directly (three times per generated item, where a method call costs more than the pop).
+        self.heap: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self.heap)
 
     def push(self, t: float, task: Task) -> None:
-        heapq.heappush(self._heap, (t, next(self._order), task))
+        heapq.heappush(self.heap, (t, next(self._order), task))
 
     def next_time(self) -> float | None:
         """When the earliest task is due, or None when there is none."""
-        return self._heap[0][0] if self._heap else None
+        return self.heap[0][0] if self.heap else None
 
     def pop_due(self, t: float) -> Task | None:
         """Remove and return the earliest task due at or before ``t``."""
-        return heapq.heappop(self._heap)[2] if self._heap and self._heap[0][0] <= t else None
+        return heapq.heappop(self.heap)[2] if self.heap and self.heap[0][0] <= t else None

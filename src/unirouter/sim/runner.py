@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from unirouter import errors
 from unirouter.analytics import kpis
@@ -243,9 +244,11 @@ def busyness(scenario: Scenario, seed: int) -> float:
 
 class _Open:
     """What the runner knows of an open generated item: its agent's and customer's times
-    (``handle_for``: the handle time depends on who takes it, recorded demand)."""
+    (``handle_for``: the handle time depends on who takes it, recorded demand); ``named`` once a
+    scripted action refers to it (a scripted submit of its external id), so its offers are kept
+    for the script (:meth:`_Run.offer_id`)."""
 
-    __slots__ = ("answered", "handle_for", "handle_s", "wrap_up_s")
+    __slots__ = ("answered", "handle_for", "handle_s", "named", "wrap_up_s")
 
     def __init__(
         self,
@@ -257,6 +260,7 @@ class _Open:
         self.wrap_up_s = wrap_up_s
         self.handle_for = handle_for
         self.answered = False
+        self.named = False
 
 
 class _Run:
@@ -326,19 +330,24 @@ class _Run:
         self.generation: dict[str, int] = {}  # engine id -> assignments so far
         self.waiting: set[str] = set()  # items without an agent yet (scheduled to offered)
         self.readers = self._readers()
+        self.tasks = self._tasks()
         self.last_event_t = 0.0
+        #: The engine's next deadline as of the last :meth:`_next_time`: nothing runs on the
+        #: engine between that and the task it chose, so the task reads it from here.
+        self.deadline: float | None = None
         self.stopped: str | None = None  # why a drain that could not end was stopped
 
     def run(self) -> results.RunResult:
         self._flush(None)
+        clock, heap = self.clock, self.agenda.heap
         while (t := self._next_time()) is not None:
-            self.clock.set(max(t, self.clock.now()))
-            task = self.agenda.pop_due(t)
-            if task is None:
+            if t > clock.now():
+                clock.set(t)
+            if heap and heap[0][0] <= t:  # the agenda's earliest task (Agenda.pop_due, inlined)
+                self._perform(heapq.heappop(heap)[2])
+            else:
                 self.engine.advance()
                 self._flush(None)
-            else:
-                self._perform(task)
         if self.clock.now() < self.scenario.duration:  # the final state is as of the end
             self.clock.set(self.scenario.duration)
             self.engine.advance()
@@ -347,12 +356,16 @@ class _Run:
 
     def _next_time(self) -> float | None:
         """When the next task or deadline is due; None once the run is over."""
-        t, deadline = self.agenda.next_time(), self.engine.next_deadline()
+        heap = self.agenda.heap
+        t, deadline = heap[0][0] if heap else None, self.engine.next_deadline()
+        self.deadline = deadline
         if deadline is not None and (t is None or deadline < t):
             t = deadline
         if t is None:
             return None
-        if t > self.scenario.duration and not self.agenda and not self.waiting:
+        if t <= self.scenario.duration:  # the day itself: neither over nor stalled
+            return t
+        if not self.agenda and not self.waiting:
             return None
         if t > self.cap or self._stalled(t):
             self.stopped = self._why_stopped(t)
@@ -387,10 +400,7 @@ class _Run:
         """Do one task; a scripted action the engine refuses becomes a :class:`~unirouter.sim.results.Refusal`."""
         refused: errors.CommandError | None = None
         try:
-            if isinstance(task, actions.Action):
-                self._scripted(task)
-            else:
-                self._behave(task)
+            self.tasks.get(type(task), self._perform_other)(task)
         except errors.CommandError as error:
             if not isinstance(task, actions.Action | agenda.Arrive):
                 raise  # the behaviour model checks its preconditions: this is a bug
@@ -424,6 +434,8 @@ class _Run:
         if isinstance(action, actions.Submit):
             assert isinstance(done, WorkItem)
             self.ids.setdefault(action.item.id, done.id)
+            if (held := self.open.get(done.id)) is not None:
+                held.named = True
 
     def item_id(self, name: str) -> str:
         """The engine id of the item the scenario calls ``name``."""
@@ -465,24 +477,51 @@ class _Run:
 
     # -- what the simulated people do -----------------------------------------------------------------
 
-    def _behave(self, task: agenda.Behaviour) -> None:
-        if isinstance(task, agenda.Arrive):
-            self._arrive(task.source)  # reads nothing before its submit, which fires what is due
-            return
-        due = self.engine.next_deadline()
-        if due is not None and due <= self.clock.now():
-            self.engine.advance()  # fire what is due first: reads do not, and an offer may expire
-        if isinstance(task, agenda.Abandon):
-            self._abandon(task.item)
-        elif isinstance(task, agenda.ShiftChange):
-            self._shift(task.agent, on=task.on)
-        elif isinstance(task, agenda.AnswerOffer):
-            self._answer(task)
+    def _tasks(self) -> dict[type, Callable[[agenda.Task], None]]:
+        """What each kind of behaviour task does, looked up by its class once per task (scripted
+        actions, of many classes, go through :meth:`_perform_other`)."""
+        table: dict[type, Callable[[Any], None]] = {
+            agenda.Arrive: self._arrive_task,
+            agenda.AnswerOffer: self._answer,
+            agenda.FinishWork: self._finish,
+            agenda.EndWrapUp: self._end_wrap_up,
+            agenda.Abandon: self._abandon_task,
+            agenda.ShiftChange: self._shift_task,
+        }
+        return table
+
+    def _perform_other(self, task: agenda.Task) -> None:
+        if isinstance(task, actions.Action):
+            self._scripted(task)
         else:
-            self._work(task)
+            self._behave(task)
+
+    def _behave(self, task: agenda.Behaviour) -> None:
+        """Do a behaviour task (what :meth:`_tasks` maps its class to)."""
+        self.tasks[type(task)](task)
+
+    def _due_first(self) -> None:
+        """Fire what is due before the simulated people act: reads do not, and an offer may
+        expire. (An arrival needs none of it: its submit fires what is due itself.)"""
+        due = self.deadline
+        if due is not None and due <= self.clock.now():
+            self.engine.advance()
+            self.deadline = self.engine.next_deadline()
+
+    def _arrive_task(self, task: agenda.Arrive) -> None:
+        self._arrive(task.source)
+
+    def _abandon_task(self, task: agenda.Abandon) -> None:
+        self._due_first()
+        self._abandon(task.item)
+
+    def _shift_task(self, task: agenda.ShiftChange) -> None:
+        self._due_first()
+        self._shift(task.agent, on=task.on)
 
     def _answer(self, task: agenda.AnswerOffer) -> None:
         """The agent answers an offer; one whose shift has ended declines when it may."""
+        self._due_first()
         engine = self.engine
         try:
             offer = engine.offer(task.offer)
@@ -490,23 +529,32 @@ class _Run:
             return  # ended long ago: the engine let it go (RETAIN_CLOSED)
         if offer.status is not OfferStatus.OPEN:
             return  # answered by script, expired or withdrawn meanwhile
-        item = engine.item(offer.item)
-        rejectable = engine.config.workstreams[item.workstream].offer.rejectable
-        if (task.accept and task.agent not in self.off_shift) or not rejectable:
+        if task.accept and task.agent not in self.off_shift:
             engine.accept(task.offer, agent=task.agent)
-        else:
+            return
+        item = engine.item(offer.item)
+        if engine.config.workstreams[item.workstream].offer.rejectable:
             engine.decline(task.offer, agent=task.agent)
+        else:
+            engine.accept(task.offer, agent=task.agent)
 
-    def _work(self, task: agenda.FinishWork | agenda.EndWrapUp) -> None:
-        """Handling or wrap-up ends, unless the item moved on since (a newer task owns it)."""
-        engine = self.engine
-        if self.generation.get(task.item) != task.generation or task.item in self.closed:
-            return  # reassigned since, or closed (the engine may have let a closed item go)
-        state = engine.item(task.item).state
-        if isinstance(task, agenda.FinishWork) and state is ItemState.ASSIGNED:
-            engine.complete(task.item, wrap_up=self.wraps_up(task.item))
-        elif isinstance(task, agenda.EndWrapUp) and state is ItemState.WRAP_UP:
-            engine.close(task.item)
+    def _finish(self, task: agenda.FinishWork) -> None:
+        """Handling ends, unless the item moved on since (a newer task owns it)."""
+        self._due_first()
+        if self._current(task.item, task.generation, ItemState.ASSIGNED):
+            self.engine.complete(task.item, wrap_up=self.wraps_up(task.item))
+
+    def _end_wrap_up(self, task: agenda.EndWrapUp) -> None:
+        """Wrap-up ends, unless the item moved on since."""
+        self._due_first()
+        if self._current(task.item, task.generation, ItemState.WRAP_UP):
+            self.engine.close(task.item)
+
+    def _current(self, ident: str, generation: int, state: ItemState) -> bool:
+        """Whether the item is still in ``state`` from its ``generation``-th assignment."""
+        if self.generation.get(ident) != generation or ident in self.closed:
+            return False  # reassigned since, or closed (the engine may have let a closed item go)
+        return self.engine.item(ident).state is state
 
     # -- generated traffic --------------------------------------------------------------------------
 
@@ -579,11 +627,11 @@ class _Run:
         books: dict[EventType, tuple[Listener, ...]] = {
             EventType.ITEM_CREATED: (self._on_created,),
             EventType.ITEM_OVERFLOWED: (self._on_overflowed,),
-            EventType.OFFER_MADE: (self._on_waiting, self._offered),
-            EventType.ITEM_ASSIGNED: (self._on_not_waiting, self._on_assigned),
+            EventType.OFFER_MADE: (self._offered,),
+            EventType.ITEM_ASSIGNED: (self._on_assigned,),
             EventType.ITEM_WRAP_UP: (self._on_wrap_up,),
             EventType.ITEM_PARKED: (self._on_not_waiting,),
-            EventType.ITEM_CLOSED: (self._on_not_waiting, self._on_closed),
+            EventType.ITEM_CLOSED: (self._on_closed,),
             EventType.CONFIG_APPLIED: (),
         }
         for kind in (
@@ -622,14 +670,8 @@ class _Run:
     def _on_not_waiting(self, event: Event) -> None:
         self.waiting.discard(event.item or "")
 
-    def _on_assigned(self, event: Event) -> None:
-        self._assigned(event.t, event.item or "", event.agent or "")
-
     def _on_wrap_up(self, event: Event) -> None:
         self._wrapping_up(event.t, event.item or "")
-
-    def _on_closed(self, event: Event) -> None:
-        self._closed(event.item or "")
 
     def _on_config_applied(self, event: Event) -> None:
         self.kpi.apply_config(self.engine.config, event.t)
@@ -642,18 +684,25 @@ class _Run:
         self.names[ident] = name
         self.ids.setdefault(name, ident)
 
-    def _assigned(self, t: float, ident: str, agent: str) -> None:
+    def _on_assigned(self, event: Event) -> None:
         """The item is done its handle time after each assignment (generated, the assigned
         agent's for recorded demand, or ``handle_s``)."""
+        ident = event.item or ""
+        self.waiting.discard(ident)
         generation = self.generation[ident] = self.generation.get(ident, 0) + 1
-        held, spec = self.open.get(ident), self._spec(ident)
-        handle_s = held.handle_s if held is not None else None if spec is None else spec.handle_s
-        if held is not None and held.handle_for is not None:
-            handle_s = held.handle_for(agent)
+        held = self.open.get(ident)
+        handle_s: float | None
         if held is not None:
+            handle_s = (
+                held.handle_s if held.handle_for is None else held.handle_for(event.agent or "")
+            )
             held.answered = True
+        else:
+            spec = self._spec(ident)
+            handle_s = None if spec is None else spec.handle_s
         if handle_s is not None:
-            self.agenda.push(t + handle_s, agenda.FinishWork(item=ident, generation=generation))
+            task = agenda.FinishWork(item=ident, generation=generation)
+            self.agenda.push(event.t + handle_s, task)
 
     def _wrapping_up(self, t: float, ident: str) -> None:
         held, spec = self.open.get(ident), self._spec(ident)
@@ -662,8 +711,10 @@ class _Run:
             task = agenda.EndWrapUp(item=ident, generation=self.generation.get(ident, 0))
             self.agenda.push(t + wrap_up_s, task)
 
-    def _closed(self, ident: str) -> None:
+    def _on_closed(self, event: Event) -> None:
         """A generated item leaves no trace in the runner; a scripted one is kept for the end."""
+        ident = event.item or ""
+        self.waiting.discard(ident)
         if self.open.pop(ident, None) is not None:
             self.generation.pop(ident, None)
             self.offers.pop(ident, None)
@@ -672,7 +723,10 @@ class _Run:
 
     def _offered(self, event: Event) -> None:
         assert event.item is not None and event.agent is not None and event.offer is not None
-        self.offers.setdefault(event.item, {})[event.agent] = event.offer
+        self.waiting.add(event.item)
+        held = self.open.get(event.item)
+        if held is None or held.named:  # only scripted actions name offers (:meth:`offer_id`)
+            self.offers.setdefault(event.item, {})[event.agent] = event.offer
         behaviour = self.scenario.behaviour
         if behaviour.manual or event.agent in behaviour.silent:
             return

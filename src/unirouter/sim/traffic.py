@@ -154,8 +154,8 @@ class Generator:
         intake = commands.Submit(
             external_id=f"gen-{a.workstream}-{number}",
             workstream=a.workstream,
-            attributes={name: c.draw(s.attributes) for name, c in a.attributes.items()},
-            customer={name: c.draw(s.attributes) for name, c in a.customer.items()},
+            attributes=_draw(a.attributes, s.attributes),
+            customer=_draw(a.customer, s.attributes),
             skills=a.skills or None,
             priority=a.priority,
         )
@@ -165,6 +165,11 @@ class Generator:
             patience_s=None if a.patience is None else a.patience.sample(s.patience),
             wrap_up_s=0.0 if a.wrap_up is None else a.wrap_up.sample(s.wrap_up),
         )
+
+
+def _draw(choices: Mapping[str, Choice], rng: random.Random) -> dict[str, Any]:
+    """One value per named choice, drawn in order (none drawn, and no loop, when there are none)."""
+    return {name: c.draw(rng) for name, c in choices.items()} if choices else {}
 
 
 def shift_plan(shifts: tuple[Shift, ...]) -> dict[str, list[tuple[float, float]]]:
