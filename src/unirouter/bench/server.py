@@ -93,6 +93,9 @@ class Figures:
     offers_measured: int
     p50_ms: float
     p99_ms: float
+    #: The store's group commits per second during the throughput phase (against
+    #: ``durable_intakes_per_s``: how many intakes one commit carries).
+    commits_per_s: float = math.nan
     #: The same two phases on PostgreSQL, when ``run(postgres=…)`` was given a server.
     postgres: Phases | None = None
 
@@ -103,6 +106,7 @@ class Phases:
     offers_measured: int
     p50_ms: float
     p99_ms: float
+    commits_per_s: float = math.nan
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
@@ -289,7 +293,8 @@ def run(
     return Figures(clients=clients, seconds=seconds,
                    durable_intakes_per_s=sqlite.durable_intakes_per_s, bare_requests_per_s=bare,
                    rate_per_s=rate, offers_measured=sqlite.offers_measured, p50_ms=sqlite.p50_ms,
-                   p99_ms=sqlite.p99_ms, postgres=on_postgres)  # fmt: skip
+                   p99_ms=sqlite.p99_ms, commits_per_s=sqlite.commits_per_s,
+                   postgres=on_postgres)  # fmt: skip
 
 
 def _phases(db: str, config: Path, extra: list[str], clients: int, seconds: float,
@@ -299,13 +304,23 @@ def _phases(db: str, config: Path, extra: list[str], clients: int, seconds: floa
                           *extra])  # fmt: skip
     try:
         _wait_leading(url)
+        commits, started = _commits(url), time.perf_counter()
         durable = _run_async(_hammer(url, "/v1/work-items", clients, seconds, "tp"))
+        commits_per_s = (_commits(url) - commits) / (time.perf_counter() - started)
         latencies = _run_async(_latency(url, rate, seconds))
     finally:
         _stop(server)
     return Phases(durable_intakes_per_s=durable, offers_measured=len(latencies),
                   p50_ms=1000 * _quantile(latencies, 0.5),
-                  p99_ms=1000 * _quantile(latencies, 0.99))  # fmt: skip
+                  p99_ms=1000 * _quantile(latencies, 0.99), commits_per_s=commits_per_s)  # fmt: skip
+
+
+def _commits(url: str) -> float:
+    """The server's group commits so far (``unirouter_store_commits_total``; NaN if absent)."""
+    for line in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith("unirouter_store_commits_total "):
+            return float(line.split()[1])
+    return math.nan
 
 
 def _wait_leading(url: str, timeout_s: float = 30.0) -> None:
@@ -345,6 +360,7 @@ def report(figures: Figures) -> str:
     return "\n".join([
         f"unirouter bench server ({f.clients} clients over loopback, {f.seconds:g} s per phase)",
         f"  durable intakes/s (SQLite WAL, synchronous=FULL)  {f.durable_intakes_per_s:10.0f}",
+        f"  group commits/s in that phase                     {f.commits_per_s:10.0f}",
         f"  bare FastAPI endpoint, same client, requests/s    {f.bare_requests_per_s:10.0f}",
         f"  intake-to-offer on the agent's WebSocket at {f.rate_per_s:g} items/s "
         f"({f.offers_measured} offers): p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms",
@@ -358,6 +374,7 @@ def _postgres_lines(f: Figures) -> list[str]:
         return []
     return [
         f"  durable intakes/s (PostgreSQL, synchronous_commit) {pg.durable_intakes_per_s:10.0f}",
+        f"  group commits/s in that phase                      {pg.commits_per_s:10.0f}",
         f"  intake-to-offer on PostgreSQL at {f.rate_per_s:g} items/s ({pg.offers_measured} "
         f"offers): p50 {pg.p50_ms:.1f} ms, p99 {pg.p99_ms:.1f} ms",
     ]

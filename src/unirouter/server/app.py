@@ -172,6 +172,7 @@ def create_app(
     app.state.config_parser = limits.OffLoop(bounds.config_parse_ms)
     app.state.channels = channels
     host.metrics.watch_queues(lambda: _queue_rows(host))
+    host.metrics.watch_commits(lambda: _commit_counts(host))
     problems.install(app)
     _document_problems(app)
     for module in (items, agents, admin, stream, channel_routes, session):
@@ -215,6 +216,11 @@ def _document_problems(app: FastAPI) -> None:
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _commit_counts(host: EngineHost) -> tuple[int, int] | None:
+    committer = getattr(host.store, "committer", None)
+    return None if committer is None else (committer.transactions, committer.writes)
 
 
 def _queue_rows(host: EngineHost) -> list[dict[str, Any]]:

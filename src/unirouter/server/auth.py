@@ -29,8 +29,9 @@ from starlette.requests import HTTPConnection
 
 from unirouter import errors
 from unirouter.config import model
+from unirouter.server import _entropy
 from unirouter.server.problems import ApiProblem
-from unirouter.storage import Store
+from unirouter.storage import Key, Store
 
 __all__ = [
     "BEARER_PROTOCOL",
@@ -175,10 +176,18 @@ class Authenticator:
         whoever reads the store must not be able to make customer tokens."""
         self._store.forget_key(*LEGACY_SECRET)
 
+    def mint_customer_token(self, item_id: str) -> tuple[str, Key]:
+        """A fresh customer token for conversation ``item_id`` and the store key that makes it
+        reach the conversation. Nothing is written: the caller stores the key in the same append
+        as the item it creates (one group commit, issue 10 item 3) and hands the token out only
+        once that append is durable."""
+        token = CUSTOMER_PREFIX + _entropy.token_urlsafe(32)
+        return token, Key(scope=CUSTOMER_SCOPE, key=digest(token), value=item_id)
+
     async def customer_token(self, item_id: str) -> str:
         """A fresh customer token for conversation ``item_id``, its hash durable on return."""
-        token = CUSTOMER_PREFIX + secrets.token_urlsafe(32)
-        await asyncio.to_thread(self._store.remember_key, CUSTOMER_SCOPE, digest(token), item_id)
+        token, key = self.mint_customer_token(item_id)
+        await asyncio.to_thread(self._store.remember_key, key.scope, key.key, key.value)
         return token
 
     async def authenticate(self, connection: HTTPConnection) -> Principal:

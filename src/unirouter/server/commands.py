@@ -15,7 +15,6 @@ cursors, dead letters, :mod:`unirouter.channels.index`) and does nothing to the 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -24,6 +23,7 @@ from unirouter import errors
 from unirouter.config import model
 from unirouter.engine import Engine
 from unirouter.engine import commands as vocabulary
+from unirouter.server import _entropy
 
 __all__ = ["OPS", "command_of", "config_json", "new_item_id", "run"]
 
@@ -42,7 +42,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_item_id() -> str:
     """A sortable, unique work item id: a ULID (48-bit milliseconds then 80 random bits, in
     Crockford base32, so text order is time order)."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(_entropy.token_bytes(10), "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 

@@ -371,15 +371,22 @@ class EngineHost:
         op: str | vocabulary.Command,
         args: dict[str, Any] | None = None,
         view: Callable[[Any], T] = lambda r: r,
+        *,
+        keys: list[Key] | None = None,
+        checked: bool = False,
     ) -> T:
         """Run ``op`` (a command record, or its log name with ``args``) on the engine now, build
         its answer with ``view`` at once (before any later command can change the state it
         shows), then wait until it is durable.
 
+        ``keys``: store keys written in the command's own append if it succeeds (a new
+        conversation's customer token). ``checked``: ``args`` were already found well formed
+        (the HTTP edge checked the request they come from, :func:`~unirouter.wellformed`).
+
         A refused command raises its :class:`~unirouter.errors.CommandError` once everything it
         may have observed is durable; it wrote nothing unless due timers fired first.
         """
-        result, error = self.execute(op, args, actor=ACTOR.get())
+        result, error = self.execute(op, args, actor=ACTOR.get(), keys=keys, checked=checked)
         answer = view(result) if error is None else None
         await self.barrier()
         if error is not None:
@@ -412,11 +419,15 @@ class EngineHost:
         *,
         at: float | None = None,
         actor: str | None = None,
+        keys: list[Key] | None = None,
+        checked: bool = False,
     ) -> tuple[Any, Exception | None]:
         """Run one command synchronously and queue its records; returns (result, refusal).
         ``op`` is a command record of :mod:`unirouter.engine.commands`, or its log name with its
         JSON ``args`` (decoded into the record; logged as given). ``actor`` (the token name of
-        who asked; None for the server itself) is logged with it."""
+        who asked; None for the server itself) is logged with it. ``keys`` are stored with its
+        records when it succeeds; ``checked``: the caller already found ``args`` well formed
+        (issue 17), so they are not walked again."""
         self._check_serving()
         if not self.leading:
             raise NotLeader("this server follows the leader; commands run there")
@@ -426,7 +437,7 @@ class EngineHost:
         else:
             command = op
             op, args = command.op, command.args()
-        flaw = wellformed.first_flaw(args, max_depth=None)
+        flaw = None if checked else wellformed.first_flaw(args, max_depth=None)
         if flaw is not None:  # issue 17: what the log could not hold, or no reader send back
             field = flaw.field
             return None, errors.InvalidCommand(f"{field} {flaw.message}", field=field)
@@ -446,11 +457,11 @@ class EngineHost:
             error = exc
         events = self.engine.drain_events()
         outcome = "ok" if error is None else type(error).__name__
-        self.metrics.commands.labels(op, outcome).inc()
+        self.metrics.count_command(op, outcome)
         # A refusal is logged when it changed anything: events, or timers it fired silently.
         fired = self.engine.next_deadline() != due_before
         if error is None or events or fired or not isinstance(error, errors.UnirouterError):
-            self._log(op, args, now, error, events, actor)
+            self._log(op, args, now, error, events, actor, keys if error is None else None)
         self._rearm()
         return result, error
 
@@ -462,6 +473,7 @@ class EngineHost:
         error: Exception | None,
         events: list[Any],
         actor: str | None = None,
+        extra_keys: list[Key] | None = None,
     ) -> None:
         command: dict[str, Any] = {"op": op, "t": now, "args": args}
         if actor is not None:
@@ -484,6 +496,8 @@ class EngineHost:
         records = [record, *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
         bodies = [(RecordKind.COMMAND, command), *((RecordKind.EVENT, d) for d in dicts)]
         keys = [intake_keys.key_of(d) for d in dicts if d.get("type") == "item_created"]
+        if extra_keys:
+            keys += extra_keys
         self._enqueue(records, bodies, self._take_snapshot(len(records)), keys)
 
     def _take_snapshot(self, records: int) -> Callable[[], bytes] | None:
@@ -628,7 +642,7 @@ class EngineHost:
 
     def _publish(self, record: Published) -> None:
         if record.kind is RecordKind.EVENT:
-            self.metrics.events.labels(record.body.get("type", "")).inc()
+            self.metrics.count_event(record.body.get("type", ""))
         for sub in list(self._subscribers):
             if sub.accept(record):
                 _offer(sub, record)

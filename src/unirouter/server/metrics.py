@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
@@ -38,6 +38,25 @@ class _QueueCollector(Collector):
         yield from (waiting, longest, ready)
 
 
+class _CommitCollector(Collector):
+    """The store's group commits and the writes they carried, read at scrape time: commits per
+    second against intakes per second shows how well group commit batches (issue 10 item 3)."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int] | None]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        counts = self._counts()
+        if counts is None:
+            return
+        yield CounterMetricFamily("unirouter_store_commits",
+                                  "Transactions the store's writer committed (group commits).",
+                                  value=counts[0])  # fmt: skip
+        yield CounterMetricFamily("unirouter_store_writes",
+                                  "Writes (appends, keys, snapshots) those commits carried.",
+                                  value=counts[1])  # fmt: skip
+
+
 class Metrics:
     """Counters of commands and events, the append latency, and live queue gauges."""
 
@@ -65,6 +84,27 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Each label set's child, looked up once (``labels()`` checks and locks on every call).
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def count_command(self, op: str, outcome: str) -> None:
+        """One command run with ``outcome`` ("ok" or the refusal's class name)."""
+        child = self._children.get(("command", op, outcome))
+        if child is None:
+            child = self._children[("command", op, outcome)] = self.commands.labels(op, outcome)
+        child.inc()
+
+    def count_event(self, kind: str) -> None:
+        """One durable event of type ``kind``."""
+        child = self._children.get(("event", kind))
+        if child is None:
+            child = self._children[("event", kind)] = self.events.labels(kind)
+        child.inc()
+
     def watch_queues(self, status: Callable[[], list[dict[str, Any]]]) -> None:
         """Export the queue gauges from ``status()`` (rows of engine.queue_status)."""
         self.registry.register(_QueueCollector(status))
+
+    def watch_commits(self, counts: Callable[[], tuple[int, int] | None]) -> None:
+        """Export the store's (commits, writes) from ``counts()`` (None: a store without them)."""
+        self.registry.register(_CommitCollector(counts))

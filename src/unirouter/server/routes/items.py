@@ -6,15 +6,15 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request
 
 from unirouter.config import model
 from unirouter.engine import ItemState, OfferStatus, WorkItem
-from unirouter.server import commands, limits, models, views
+from unirouter.server import commands, limits, models, views, wire
 from unirouter.server.auth import Authenticator, Principal
 from unirouter.server.host import EngineHost, Published
 from unirouter.server.problems import ApiProblem
-from unirouter.server.routes._deps import Auth, Caller, Host, Limited, Rates, check_size
+from unirouter.server.routes._deps import Caller, Host, Limited, Rates, check_size
 from unirouter.storage import RecordKind
 
 __all__ = ["router"]
@@ -33,8 +33,8 @@ def _view(host: EngineHost, item: WorkItem) -> dict[str, Any]:
 async def _with_token(
     auth: Authenticator, item_id: str, answer: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
-    """``answer`` with a fresh customer token of conversation ``item_id``, both durable: the
-    token's hash is written beside the command, so both ride one group commit."""
+    """``answer`` (a repeated intake's) with a fresh customer token of conversation ``item_id``,
+    both durable. A new conversation's token is written in its item's append instead."""
     minted = asyncio.ensure_future(auth.customer_token(item_id))
     try:
         body = await answer
@@ -67,12 +67,14 @@ def _is_conversation(host: EngineHost, workstream: str) -> bool:
     response_model=models.ItemOut,
     responses={200: {"model": models.ItemOut, "description": "A repeat of an earlier intake"}},
 )
-async def create_item(
-    body: models.ItemIn, caller: Caller, host: Host, auth: Auth, response: Response
-) -> Any:
+async def create_item(body: models.ItemIn, caller: Caller, request: Request) -> Any:
     """Intake (R1). A repeated ``external_id`` in the same workstream returns the same item (200).
     Answers 201 only once the item is durable. Messaging items carry a ``customer_token`` (a new
     one in each answer, a repeat's too; every one reaches the conversation)."""
+    # The hot path (issue 10 item 3): the host and the authenticator come from the app's state
+    # rather than two more dependencies, and the answer leaves as built (it is the view
+    # ``ItemOut`` documents), not validated against the model once more.
+    host: EngineHost = request.app.state.host
     caller.allow(Role.INTAKE, Role.ADMIN)
     check_size(body.attributes, "attributes")
     check_size(body.customer, "customer")
@@ -80,18 +82,26 @@ async def create_item(
     if existing is None and host.engine.forgets_closed:
         await _not_forgotten(host, body.workstream, body.external_id)
         existing = host.engine.item_by_external_id(body.workstream, body.external_id)
+    conversation = _is_conversation(host, body.workstream)
+    auth: Authenticator = request.app.state.auth
     if existing is not None:
-        response.status_code = 200
         answer = host.read(lambda: _view(host, existing))
-        item_id = existing.id
-    else:
-        _check_channel(host, body.workstream, body.channel)
-        args = body.model_dump(mode="json", exclude_none=True)
-        args["item_id"] = item_id = commands.new_item_id()
-        answer = host.command("submit", args, lambda item: _view(host, item))
-    if _is_conversation(host, body.workstream):
-        return await _with_token(auth, item_id, answer)
-    return await answer
+        repeat = await _with_token(auth, existing.id, answer) if conversation else await answer
+        return wire.JSONResponse(repeat, status_code=200)
+    _check_channel(host, body.workstream, body.channel)
+    args = body.model_dump(mode="json", exclude_none=True)
+    args["item_id"] = item_id = commands.new_item_id()
+    # The body was found well formed at the edge (``check_input``), and its model keeps it so.
+    if not conversation:
+        created = await host.command("submit", args, lambda i: _view(host, i), checked=True)
+        return wire.JSONResponse(created, status_code=201)
+    # A new conversation's token is stored in the item's own append: one group commit, and the
+    # token reaches the item as soon as the 201 leaves (issue 10 item 3).
+    token, key = auth.mint_customer_token(item_id)
+    created = await host.command("submit", args, lambda i: _view(host, i), keys=[key],
+                                 checked=True)  # fmt: skip
+    created["customer_token"] = token
+    return wire.JSONResponse(created, status_code=201)
 
 
 async def _not_forgotten(host: EngineHost, workstream: str, external_id: str) -> None:
