@@ -49,6 +49,7 @@ __all__ = [
     "report",
     "run_all",
     "run_child",
+    "scenario_data",
 ]
 
 #: The model of the issue: c = 500 agents at load 0.95, 100,000 arrivals.
@@ -283,7 +284,7 @@ def measure(simulator: str, model: Model) -> Outcome:
     )
 
 
-def _scenario_data(model: Model) -> dict[str, Any]:
+def scenario_data(model: Model) -> dict[str, Any]:
     """The model as a unirouter scenario: one voice queue of ``servers`` members."""
     agents: dict[str, dict[str, Any]] = {f"a{n:05d}": {} for n in range(model.servers)}
     return {
@@ -315,7 +316,7 @@ def _run_unirouter(model: Model) -> _Measured:
     from unirouter.sim import runner, scenario
 
     started = time.perf_counter()
-    loaded = scenario.parse(_scenario_data(model))
+    loaded = scenario.parse(scenario_data(model))
     built = time.perf_counter()
     result = runner.run(loaded)  # the runner feeds every event to its KPI accumulator
     finished = time.perf_counter()
