@@ -733,3 +733,42 @@ def test_memory_does_not_grow_with_the_number_of_items(monkeypatch: pytest.Monke
     # Measured: about +15% (longer queues at random moments of the longer run). A leak of even
     # one small object per expired offer (the engine's timer marks, now swept) gave about +90%.
     assert large < 1.4 * small, (small, large)
+
+
+@pytest.mark.parametrize("scripted_first", [True, False])
+def test_a_script_answers_its_latest_offer_of_an_item_it_shares_with_generated_traffic(
+    scripted_first: bool,
+) -> None:
+    """A scripted submit of a generated item's external id names that item: the script's accept
+    uses the agent's latest offer of it, as for any scripted item, whichever came first (the
+    runner keeps offers only for items a script can name)."""
+    config = yaml.safe_load(CONFIG)
+    config["workstreams"]["chat"]["route_to_queue"] = [{"when": "true", "queue": "q"}]
+    at = "0s" if scripted_first else "10s"
+    plan = scenario.parse(
+        {
+            "config": config,
+            "agent_behaviour": "manual",
+            "duration": "10s",
+            "seed": 3,
+            "arrivals": [
+                {
+                    "workstream": "chat",
+                    "rate": "3600/h",
+                    "handle_time": {"dist": "constant", "value_s": 60},
+                }
+            ],
+            "events": [
+                {"at": at, "item": {"id": "gen-chat-1", "workstream": "chat"}},
+                {"at": "95s", "agent": "alice", "accept": "gen-chat-1"},
+            ],
+        }
+    )
+    log: list[Event] = []
+    result = runner.run(plan, listeners=[log.append])
+    ident = next(e.item for e in log if e.type is EventType.ITEM_CREATED
+                 and e.data["external_id"] == "gen-chat-1")  # fmt: skip
+    offers = [e for e in log if e.type is EventType.OFFER_MADE and e.item == ident]
+    latest = [e.offer for e in offers if e.agent == "alice" and e.t <= 95][-1]
+    assert any(e.t > 0 for e in offers if e.agent == "alice")  # re-offered after it was generated
+    assert [(r.t, r.message) for r in result.errors] == [(95.0, f"offer {latest} is expired")]

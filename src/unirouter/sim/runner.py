@@ -570,7 +570,8 @@ class _Run:
         made = self.generator.item(source)
         item = commands.execute(self.engine, made.intake)
         assert isinstance(item, WorkItem)
-        self.open[item.id] = _Open(made.handle_s, made.wrap_up_s, made.handle_for)
+        held = self.open[item.id] = _Open(made.handle_s, made.wrap_up_s, made.handle_for)
+        held.named = item.id in self.names  # a script submitted its external id first
         if made.patience_s is not None:
             self.agenda.push(now + made.patience_s, agenda.Abandon(item=item.id))
 
