@@ -81,8 +81,10 @@ bench: $(STAMP)
 # The compiled build is a separate copy, never extension modules beside the sources: a stale .so
 # in src/ would shadow every later edit of its .py. Rebuild after changing the code.
 FAST := build/fast
-FAST_MODULES := $(addprefix unirouter/engine/,base.py clock.py dispatch.py engine.py events.py \
-	intake.py matching.py plans.py queues.py state.py timers.py work.py) \
+FAST_MODULES := $(addprefix unirouter/engine/,clock.py dispatch.py engine.py events.py matching.py \
+	plans.py queues.py state.py timers.py core.py views.py intake.py queueing.py offers.py \
+	assignment.py ending.py affinity.py capacity.py presence.py deadlines.py settle.py install.py \
+	checks.py) \
 	$(addprefix unirouter/sim/,runner.py agenda.py traffic.py _arrivals.py) \
 	$(addprefix unirouter/analytics/,kpis.py _kpi_state.py _kpi_series.py _kpi_tally.py)
 
@@ -94,7 +96,7 @@ fast: $(STAMP)
 	cd $(FAST) && $(CURDIR)/$(BIN)/mypyc $(FAST_MODULES)
 	@echo "compiled build in $(FAST): run with PYTHONPATH=$(FAST)"
 
-# Engine snapshots read the engine's attributes through vars(), which compiled classes do not
+# Engine snapshots read the dispatcher's attributes through vars(), which compiled classes do not
 # have: the snapshot tests run against the interpreted package only (docs/performance.md).
 test-fast: fast
 	PYTHONPATH=$(FAST) $(BIN)/python -m pytest \

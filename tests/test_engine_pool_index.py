@@ -108,18 +108,18 @@ class Expected:
 
 def brute_force(engine: Engine, match: str, req: dict[str, Any]) -> Expected:
     """Every ready member of the queue, ranked by (rank, method key); the best that may take it."""
-    queue = engine._queues[f"q_{match}"]
-    ws = engine._workstreams[f"w_{match}"].cfg
+    queue = engine._core.queues[f"q_{match}"]
+    ws = engine._core.workstreams[f"w_{match}"].cfg
     units = 40 if req["units"] is None else req["units"]
     skills = [model.SkillReq(name=n, level=lv, optional=o) for n, lv, o in req["skills"]]
     requirement = matching.Requirement.of(skills, units, req["profiles"])
-    dispatch = engine._dispatch
+    dispatch = engine._core.dispatch
     ranked: list[tuple[tuple[Any, ...], str, str | None]] = []
     short: set[str] = set()
     profile = 0
-    allowed = engine._workstreams[ws_name(match)].allowed
+    allowed = engine._core.workstreams[ws_name(match)].allowed
     for agent_id in queue.members:
-        agent = engine._agents[agent_id]
+        agent = engine._core.agents[agent_id]
         if queue.name not in agent.ready:
             continue
         rank = matching.rank(requirement, agent.signature, ws.skill_match, queue.method)
@@ -232,7 +232,7 @@ def test_an_index_no_decision_asks_for_is_dropped_and_rebuilt_exactly() -> None:
     clock = ManualClock(0.0)
     methods = ["round_robin", "round_robin", "round_robin"]  # every agent takes its turn
     engine = Engine(centre(agents, methods, [[0, 1, 2]] * 3), clock=clock)
-    queue = engine._queues["q_exact"]
+    queue = engine._core.queues["q_exact"]
     first = {"skills": [("k0", 2, False)], "units": None, "profiles": []}
     other = {"skills": [("k1", 1, False)], "units": None, "profiles": []}
     key = (
@@ -265,7 +265,7 @@ def test_indexes_follow_the_requirements_in_use_not_every_one_seen() -> None:
     ]
     clock = ManualClock(0.0)
     engine = Engine(centre(agents, list(METHODS[:3]), [list(range(6))] * 3), clock=clock)
-    queue = engine._queues["q_closest"]
+    queue = engine._core.queues["q_closest"]
     for n in range(200):
         clock.set(float(n))
         skills = [model.SkillReq(name=SKILLS[n % 4], level=1 + n % 6)]
@@ -292,8 +292,8 @@ def test_a_snapshot_keeps_the_requirement_indexes() -> None:
         if n % 4:
             engine.complete(item.id, wrap_up=False)
     restored = Engine.restore(engine.snapshot(), config=config, clock=clock)
-    for name, queue in engine._queues.items():
-        again = restored._queues[name]
+    for name, queue in engine._core.queues.items():
+        again = restored._core.queues[name]
         assert set(again.reqs) == set(queue.reqs) and queue.reqs
         for key, index in queue.reqs.items():
             twin = again.reqs[key]

@@ -1074,8 +1074,8 @@ class EngineMachine(RuleBasedStateMachine):
         """SPEC §2: each queue's waiting and offered counts, kept by the one transition writer, equal a
         recount of its items' states after every command."""
         e = self.d.engine
-        for name, queue in e._queues.items():
-            mine = [i for i in e._items.values() if i.queue == name]
+        for name, queue in e._core.queues.items():
+            mine = [i for i in e._core.items.values() if i.queue == name]
             waiting = sum(i.state in (S.QUEUED, S.OFFERED) for i in mine)
             offered = sum(i.state is S.OFFERED for i in mine)
             assert (queue.waiting, queue.offered) == (waiting, offered), (

@@ -149,3 +149,90 @@ def test_allowed_imports_are_not_reported() -> None:
         "import unirouter.errors\n"
     )
     assert violations("unirouter.config.channel_checks", source, rules()) == []
+
+
+# -- inside the engine: its modules and who may call whom ----------------------------------------------
+
+ENGINE = SRC / "engine"
+
+
+def _engine_tables() -> tuple[dict[str, frozenset[str]], Rules]:
+    """The group table and the rule table of "Engine modules and who may call whom"."""
+    text = DOC.read_text(encoding="utf-8").split("#### Engine modules and who may call whom", 1)[1]
+    text = text.split("\n#", 1)[0]
+    groups: dict[str, frozenset[str]] = {}
+    table: Rules = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("| `") or len(cells) != 2:
+            continue
+        name = cells[0].strip("`")
+        names = frozenset(re.findall(r"`([^`]+)`", cells[1]))
+        if name in ("records", "moves") and name not in groups:
+            groups[name] = names
+        else:
+            table[name] = names
+    return groups, table
+
+
+def engine_rules() -> Rules:
+    """Per engine module, the engine modules it may import (groups expanded)."""
+    groups, table = _engine_tables()
+    group_of = {module: group for group, members in groups.items() for module in members}
+
+    def expand(names: frozenset[str]) -> frozenset[str]:
+        return frozenset().union(*(groups.get(n, {n}) for n in names))
+
+    return {
+        module: expand(table[group_of.get(module, module)])
+        for module in [*group_of, *(m for m in table if m not in groups)]
+    }
+
+
+def engine_violations(module: str, source: str, table: Rules) -> list[str]:
+    """Every import of another engine module by ``module`` (a stem) that the table does not allow."""
+    allowed = table.get(module, frozenset())
+    out = []
+    for line, target in imported(ast.parse(source)):
+        parts = target.split(".")
+        if parts[:2] != ["unirouter", "engine"] or len(parts) < 3 or parts[2] == module:
+            continue
+        if parts[2] not in allowed:
+            out.append(f"engine.{module}:{line} imports engine.{parts[2]}")
+    return out
+
+
+def test_every_engine_module_has_a_row_and_every_row_a_module() -> None:
+    """Issue 14: a new engine module must say which engine modules it may import."""
+    assert sorted(engine_rules()) == sorted(path.stem for path in ENGINE.glob("*.py"))
+
+
+def test_engine_modules_import_only_what_the_table_allows() -> None:
+    """Issue 14 item 1: the state object and the reads know no move; no move fires a timer,
+    settles, installs or reaches the façade; only the façade begins and settles a command."""
+    table = engine_rules()
+    found = [
+        problem
+        for path in sorted(ENGINE.glob("*.py"))
+        for problem in engine_violations(path.stem, path.read_text(encoding="utf-8"), table)
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("core", "from unirouter.engine import offers", "engine.core:1 imports engine.offers"),
+        ("offers", "def f():\n    from unirouter.engine import settle",
+         "engine.offers:2 imports engine.settle"),
+        ("queueing", "from unirouter.engine.engine import Engine",
+         "engine.queueing:1 imports engine.engine"),
+    ],
+)  # fmt: skip
+def test_a_forbidden_engine_import_is_reported(module: str, source: str, expected: str) -> None:
+    """The engine check sees a move imported by the state object, a settle imported by a move at
+    function level, and the façade imported by a move; calls inside the moves pass."""
+    assert engine_violations(module, source, engine_rules()) == [expected]
+    assert (
+        engine_violations("offers", "from unirouter.engine import queueing", engine_rules()) == []
+    )

@@ -14,7 +14,7 @@ Layout of the bytes::
     MAGIC                   b"UNIROUTER-SNAPSHOT\\n"
     header                  one line of JSON: format, unirouter version, state layout, engine
                             time, configuration version and hash, the body's SHA-256
-    body                    a pickle of the engine's attributes
+    body                    a pickle of the engine state's slots (:class:`~unirouter.engine.core.Core`)
 
 The body is read by a restricted unpickler: it resolves only the classes in :data:`ALLOWED`
 (the engine's own records, enums, ``collections.deque``) and this module's reconstructors, so
@@ -54,8 +54,9 @@ import pydantic
 import unirouter
 from unirouter import calendars, errors, expressions
 from unirouter.config import model
-from unirouter.engine import dispatch, events, intake, matching, plans, queues, state, timers
+from unirouter.engine import dispatch, events, matching, plans, queues, state, timers
 from unirouter.engine.clock import Clock
+from unirouter.engine.core import REBUILT, Core
 
 if TYPE_CHECKING:
     from unirouter.engine.engine import Engine
@@ -76,14 +77,13 @@ __all__ = [
 ]
 
 MAGIC = b"UNIROUTER-SNAPSHOT\n"
-#: Bump when the body's encoding changes; a snapshot of another format is refused.
-FORMAT = 1
+#: Bump when the body's encoding changes; a snapshot of another format is refused (2: the body
+#: holds the :class:`~unirouter.engine.core.Core` slots, issue 14).
+FORMAT = 2
 _PROTOCOL = 5
 
-#: Engine attributes made from the configuration (or the shell): rebuilt on restore, never saved.
-_ENGINE_REBUILT = frozenset(
-    {"_clock", "_config", "_calendars", "_workstreams", "_priority_plans", "_scope", "_dispatch"}
-)
+#: The engine state's slots a snapshot saves (the others are rebuilt from the configuration).
+_SAVED = tuple(name for name in Core.__slots__ if name not in REBUILT)
 _DISPATCH_REBUILT = frozenset({"workstreams", "custom", "scope"})
 
 #: The only classes a snapshot may name: the engine's records and enums, and deque.
@@ -196,6 +196,7 @@ def _layout() -> str:
         elif hasattr(cls, "_fields"):
             names = list(cls._fields)
         parts.append(f"{cls.__module__}.{cls.__qualname__}:{','.join(names)}")
+    parts.append(f"{Core.__module__}.{Core.__qualname__}:{','.join(_SAVED)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -207,39 +208,40 @@ LAYOUT = _layout()
 
 def snapshot(engine: Engine) -> bytes:
     """The engine's state as bytes. Take it between commands (the server does, under its loop)."""
-    body = _dump(engine)
+    core = engine._core
+    body = _dump(core)
     header = {
         "format": FORMAT,
         "unirouter": unirouter.__version__,
         "layout": LAYOUT,
-        "now": engine._now,
-        "seq": engine._seq,
-        "config_version": engine._version,
-        "config_sha256": config_hash(engine._config),
-        "retain_closed": engine._retain_closed,
+        "now": core.now,
+        "seq": core.seq,
+        "config_version": core.version,
+        "config_sha256": config_hash(core.config),
+        "retain_closed": core.retain_closed,
         "body_sha256": hashlib.sha256(body).hexdigest(),
     }
     return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
 
 
-def _dump(engine: Engine) -> bytes:
-    saved = {k: v for k, v in vars(engine).items() if k not in _ENGINE_REBUILT}
-    routing = {k: v for k, v in vars(engine._dispatch).items() if k not in _DISPATCH_REBUILT}
+def _dump(core: Core) -> bytes:
+    saved = {name: getattr(core, name) for name in _SAVED}
+    routing = {k: v for k, v in vars(core.dispatch).items() if k not in _DISPATCH_REBUILT}
     splits = {
         name: [
             None if r.split is None else (dict(r.split.counts), r.split.total) for r in ws.routes
         ]
-        for name, ws in engine._workstreams.items()
+        for name, ws in core.workstreams.items()
     }
     refs: dict[int, tuple[str, str]] = {}
-    for name, queue_cfg in engine._config.queues.items():
+    for name, queue_cfg in core.config.queues.items():
         refs[id(queue_cfg)] = ("queue", name)
-    for name, calendar in engine._calendars.items():
+    for name, calendar in core.calendars.items():
         refs[id(calendar)] = ("calendar", name)
     buffer = io.BytesIO()
     pickler = _Pickler(buffer, refs)
     try:
-        pickler.dump({"engine": saved, "dispatch": routing, "splits": splits})
+        pickler.dump({"core": saved, "dispatch": routing, "splits": splits})
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise SnapshotError(f"the engine holds something a snapshot cannot keep: {exc}") from exc
     return buffer.getvalue()
@@ -292,7 +294,7 @@ _FORBIDDEN = (
     plans.CustomRulePlan,
     plans.Split,
     dispatch.Dispatcher,
-    intake.Intake,
+    Core,
 )
 
 
@@ -385,29 +387,29 @@ def restore(cls: type[Engine], data: bytes, *, config: model.Config, clock: Cloc
         raise SnapshotConfigMismatch(header.config_sha256, found)
     compiled = plans.compile_config(config)
     loaded = _Unpickler(body, config, compiled).load_state()
-    engine = cls.__new__(cls)
-    saved: dict[str, Any] = loaded["engine"]
-    intake.Intake.__init__(
-        engine,
+    saved: dict[str, Any] = loaded["core"]
+    if set(saved) != set(_SAVED):
+        raise SnapshotIncompatible("engine attributes", sorted(saved), sorted(_SAVED))
+    core = Core(
         clock=clock,
-        epoch=saved["_epoch"],
-        trace=saved["_tracing"],
-        retain_closed=saved["_retain_closed"],
+        epoch=saved["epoch"],
+        trace=saved["tracing"],
+        retain_closed=saved["retain_closed"],
     )
-    missing = set(vars(engine)) - _ENGINE_REBUILT - set(saved)
-    if missing:
-        raise SnapshotIncompatible("engine attributes", sorted(saved), sorted(missing))
-    vars(engine).update(saved)
-    engine._config = config
-    engine._calendars, engine._workstreams = compiled.calendars, compiled.workstreams
-    engine._priority_plans = compiled.priority
-    _restore_dispatch(engine, loaded["dispatch"], compiled)
+    for name, value in saved.items():
+        setattr(core, name, value)
+    core.config = config
+    core.calendars, core.workstreams = compiled.calendars, compiled.workstreams
+    core.priority_plans = compiled.priority
+    _restore_dispatch(core, loaded["dispatch"], compiled)
     _restore_splits(compiled, loaded["splits"])
+    engine = cls.__new__(cls)
+    engine._core = core
     return engine
 
 
-def _restore_dispatch(engine: Engine, saved: dict[str, Any], compiled: plans.Compiled) -> None:
-    routing = engine._dispatch
+def _restore_dispatch(core: Core, saved: dict[str, Any], compiled: plans.Compiled) -> None:
+    routing = core.dispatch
     missing = set(vars(routing)) - _DISPATCH_REBUILT - set(saved)
     if missing:
         raise SnapshotIncompatible("dispatcher attributes", sorted(saved), sorted(missing))
@@ -463,7 +465,7 @@ class _Unpickler(pickle.Unpickler):
             raise
         except Exception as exc:  # any damage of the body: truncated, wrong opcodes, wrong shapes
             raise SnapshotCorrupt(f"the body does not load ({type(exc).__name__}: {exc})") from None
-        if not isinstance(loaded, dict) or set(loaded) != {"engine", "dispatch", "splits"}:
+        if not isinstance(loaded, dict) or set(loaded) != {"core", "dispatch", "splits"}:
             raise SnapshotCorrupt("the body is not an engine state")
         return loaded
 
