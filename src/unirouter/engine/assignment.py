@@ -26,8 +26,6 @@ def assign(s: Core, item: WorkItem, agent: AgentState, *, reserved: bool, forced
     queue = s.queues.get(item.queue or "")
     if item.state is ItemState.QUEUED:
         queueing.unindex_item(s, item)
-    if item.state in (ItemState.QUEUED, ItemState.OFFERED) and queue is not None:
-        queue.waiting -= 1
     if item.timers:
         core.cancel_item_timers(s, item, core.waiting_timers(item))
     if not reserved:
@@ -59,9 +57,6 @@ def detach(s: Core, item: WorkItem, *, keep_timers: bool = False) -> None:
         offers.withdraw(s, s.offers[item.offer or ""], requeue=False)
     if item.state is ItemState.QUEUED:
         queueing.unindex_item(s, item)
-        queue = s.queues.get(item.queue or "")
-        if queue is not None:
-            queue.waiting -= 1
         if not keep_timers and item.timers:
             core.cancel_item_timers(s, item, core.waiting_timers(item))
     elif item.state is ItemState.ASSIGNED:
@@ -101,9 +96,7 @@ def transfer_to_agent(s: Core, item: WorkItem, agent: AgentState) -> None:
         **{"from": source, "to": agent.id},
     )
     # Waiting again (counted in its queue) but not indexed: only this agent is offered it.
-    move(item, ItemState.QUEUED)
-    queue = s.queues[item.queue or ""]
-    queue.waiting += 1
+    move(item, ItemState.QUEUED, s.queues[item.queue or ""])
     if not waiting:  # an answered item has no waiting deadlines left to keep
         ttl_at = queueing.ttl_due(s, item)
         if ttl_at is not None:

@@ -8,7 +8,7 @@ from unirouter.engine import affinity, capacity, core, intake, offers, plans, pr
 from unirouter.engine.core import Core
 from unirouter.engine.events import EventType as ET
 from unirouter.engine.queues import QueueRuntime
-from unirouter.engine.state import AgentState, ItemState, WorkItem
+from unirouter.engine.state import AgentState, ItemState, WorkItem, move
 
 __all__ = [
     "build_queue",
@@ -157,20 +157,20 @@ def reindex_items(s: Core) -> None:
     for item in s.items.values():
         if item.state not in (ItemState.QUEUED, ItemState.OFFERED):
             continue
-        if item.queue not in s.queues:
-            fallback = s.workstreams[item.workstream].cfg.fallback_queue
-            core.trace(s, item, "config", moved_to=fallback, reason="queue removed")
-            item.queue = fallback
-        queue = s.queues[item.queue]
+        name = item.queue or ""
+        if name not in s.queues:
+            name = s.workstreams[item.workstream].cfg.fallback_queue
+            core.trace(s, item, "config", moved_to=name, reason="queue removed")
+        queue = s.queues[name]
         if item.affinity_agent is not None and not affinity.affinity_holds(s, item, queue):
             core.cancel_item_timers(s, item, ["affinity"])
             item.affinity_agent = None
             core.trace(s, item, "affinity", note="last agent cannot take it here; routed normally")
-        queue.waiting += 1
+        move(
+            item, item.state, queue
+        )  # counted in the new queue objects (and moved to the fallback)
         queueing.admit(s, queue, item)
-        if item.state is ItemState.OFFERED:
-            queue.offered += 1
-        else:
+        if item.state is ItemState.QUEUED:
             item.slot = None
             queueing.index_item(s, item, queue)
         rearm_post_queue(s, item, queue)

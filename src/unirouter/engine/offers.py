@@ -39,7 +39,6 @@ def make_offer(s: Core, item: WorkItem, agent: AgentState, timeout_s: float) -> 
     s.offers[offer.id] = offer
     if item.state is ItemState.QUEUED:
         queueing.unindex_item(s, item)
-        queue.offered += 1
     move(item, ItemState.OFFERED)
     item.offer = offer.id
     agent.offers.add(offer.id)
@@ -63,9 +62,6 @@ def end_offer(s: Core, offer: Offer, status: OfferStatus) -> None:
     item.offer = None
     agent = s.agents.get(offer.agent) or s.retired[offer.agent]
     agent.offers.discard(offer.id)
-    queue = s.queues.get(item.queue or "")
-    if queue is not None:
-        queue.offered -= 1
 
 
 def offer_refused(

@@ -39,13 +39,11 @@ def enqueue(s: Core, item: WorkItem, queue: QueueRuntime, *, announce: bool = Tr
     if ttl_at is not None and ttl_at <= s.now:
         ending.close(s, item, CloseReason.EXPIRED)
         return
-    move(item, ItemState.QUEUED)
-    item.queue = queue.name
+    move(item, ItemState.QUEUED, queue)
     item.queued_at = s.now
     item.queue_epoch += 1
     if item.first_queued_at is None:
         item.first_queued_at = s.now
-    queue.waiting += 1
     admit(s, queue, item)
     index_item(s, item, queue)
     if announce:

@@ -7,9 +7,12 @@ never mutate them. Every mutation happens inside one engine command and is annou
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unirouter.config import model
+
+if TYPE_CHECKING:
+    from unirouter.engine.queues import QueueRuntime
 
 __all__ = [
     "ITEM_TRANSITIONS",
@@ -118,6 +121,7 @@ class WorkItem:
         "channel",
         "close_reason",
         "config_version",
+        "counted_in",
         "created_at",
         "customer",
         "declines",
@@ -182,6 +186,9 @@ class WorkItem:
         self.state = ItemState.ROUTING
         self.close_reason: CloseReason | None = None
         self.queue: str | None = None
+        #: The queue whose ``waiting`` (and, offered, ``offered``) counts the item: set by
+        #: :func:`move` alone, None unless the item is queued or offered.
+        self.counted_in: QueueRuntime | None = None
         self.agent: str | None = None
         self.offer: str | None = None
         self.affinity_agent: str | None = None
@@ -349,8 +356,35 @@ class IllegalTransition(RuntimeError):
     """An engine bug: a state change :data:`ITEM_TRANSITIONS` does not allow (never a caller's error)."""
 
 
-def move(item: WorkItem, to: ItemState) -> None:
-    """The one writer of ``item.state``: check ``ITEM_TRANSITIONS`` and change the state."""
-    if to not in ITEM_TRANSITIONS[item.state]:
-        raise IllegalTransition(f"item {item.id}: {item.state} -> {to} is not in ITEM_TRANSITIONS")
+def move(item: WorkItem, to: ItemState, queue: QueueRuntime | None = None) -> None:
+    """The one writer of ``item.state`` and of the queue counters derived from it.
+
+    Checks ``ITEM_TRANSITIONS``, then moves the item's place in the counts: it leaves those of the
+    queue it was counted in (``waiting`` while queued or offered, ``offered`` while offered) and,
+    queued or offered again, enters those of ``queue`` when given (which becomes its queue) or of
+    the queue it was counted in. So a waiting item is counted in exactly one queue
+    (``item.counted_in``), and a configuration install counts it into the new queue objects by
+    moving it to the state it is in (``queued → queued``, ``offered → offered``).
+    """
+    before = item.state
+    if to not in ITEM_TRANSITIONS[before]:
+        raise IllegalTransition(f"item {item.id}: {before} -> {to} is not in ITEM_TRANSITIONS")
+    counted = item.counted_in
+    target = counted if queue is None else queue
+    waits = to is S.QUEUED or to is S.OFFERED
+    if waits and target is None:
+        raise IllegalTransition(f"item {item.id}: {before} -> {to} names no queue to wait in")
+    if counted is not None:
+        counted.waiting -= 1
+        if before is S.OFFERED:
+            counted.offered -= 1
     item.state = to
+    if target is not None and waits:
+        if queue is not None:
+            item.queue = queue.name
+        target.waiting += 1
+        if to is S.OFFERED:
+            target.offered += 1
+        item.counted_in = target
+    else:
+        item.counted_in = None
