@@ -71,7 +71,14 @@ def canonical(engine: Engine) -> Any:
             return ["ref", seen[id(value)]]
         seen[id(value)] = path
         if isinstance(value, dict):
-            return ["dict", [[walk(k, path), walk(v, f"{path}/{k!r}")] for k, v in value.items()]]
+            # A value's path names its key by the key's canonical form, not its repr: the repr
+            # of a frozenset in a key (a skill signature) follows the set's insertion history,
+            # which a restored set need not share.
+            pairs = []
+            for k, v in value.items():
+                key = walk(k, path)
+                pairs.append([key, walk(v, f"{path}/{json.dumps(key, default=str)}")])
+            return ["dict", pairs]
         if isinstance(value, list | deque):
             return ["list", [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]]
         if isinstance(value, set | frozenset):
