@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -11,7 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from server_support import CONFIG, Server, available, start_server, submit
+
+from unirouter import config as configuration
+from unirouter.server import EngineHost
+from unirouter.server.routes import admin
+from unirouter.storage import SqliteStore, StoredRecord
 
 GROUPED = CONFIG.replace(
     "alice: {skills: {french: 5}, profiles: [chat]}",
@@ -132,3 +139,43 @@ def test_reports_say_after_a_restart_what_they_said_before(tmp_path: Path) -> No
     finally:
         again.stop()
     assert after == before and before["totals"]["answered"] == 1
+
+
+class _CountingStore(SqliteStore):
+    """A real SQLite store that counts how often the log is read."""
+
+    reads = 0
+
+    def read(self, after: int = 0, limit: int | None = None) -> list[StoredRecord]:
+        self.reads += 1
+        return super().read(after, limit)
+
+
+def test_a_report_reflects_every_acknowledged_event_without_reading_the_log(
+    tmp_path: Path,
+) -> None:
+    """Issue 10 item 3 (SPEC §8): the host keeps the reports' KPIs folded as it appends, so a
+    report is a sum over folded buckets: asking again reads nothing from the log, and a report
+    asked right after more intakes were acknowledged counts them."""
+    config = configuration.validate(yaml.safe_load(CONFIG))
+
+    async def run() -> tuple[list[int], int]:
+        store = _CountingStore(tmp_path / "u.db")
+        host = EngineHost(store)
+        host.restore(config)
+        await host.start()
+        reads = store.reads
+        arrived = []
+        for n in range(3):
+            await host.command("submit", {"external_id": f"fold-{n}", "workstream": "chat"})
+            first = await admin._report(host, "queues", (None, None, None), False)
+            again = await admin._report(host, "queues", (None, None, "15m"), False)
+            by_quarter = sum(i["totals"]["arrived"] for i in again["intervals"])
+            assert by_quarter == first["totals"]["arrived"]
+            arrived.append(first["totals"]["arrived"])
+        await host.stop()
+        return arrived, store.reads - reads
+
+    arrived, reads = asyncio.run(run())
+    assert arrived == [1, 2, 3]
+    assert reads == 0

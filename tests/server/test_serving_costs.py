@@ -147,3 +147,25 @@ def test_frozen_cycles_are_reclaimed_once_the_frozen_set_doubles() -> None:
     gc.collect()  # this one walks everything
     assert ref() is None
     del growth
+
+
+@pytest.mark.usefixtures("bounded_gc")
+def test_no_thaw_while_a_copy_on_write_child_shares_the_heap() -> None:
+    """Issue 10 item 3: while a snapshot child is alive the frozen set is not thawed (a full walk
+    would write to every page the child shares); the thaw comes with the first full collection
+    after the child ended, and reclaims the frozen cycle then."""
+    node, ref = _cycle()
+    gc.collect()  # frozen
+    del node
+    _gc_pauses.forked(True)
+    try:
+        growth = [[i] for i in range(2 * gc.get_freeze_count() + 1000)]
+        gc.collect()
+        gc.collect()
+        assert ref() is not None and not _gc_pauses._freezer.thawed
+    finally:
+        _gc_pauses.forked(False)
+    gc.collect()  # the child is gone: thawed now
+    gc.collect()  # walks everything
+    assert ref() is None
+    del growth

@@ -278,3 +278,34 @@ def test_the_snapshot_is_pickled_in_a_child_process_not_on_the_loop(
     full, _ = _rebuilt(db, use_snapshot=False)
     assert restored.snapshot is not None
     assert canonical(restored.engine) == canonical(full.engine)
+
+
+def test_the_snapshot_child_runs_below_the_server_and_holds_off_the_full_heap_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 item 3 (p99): the copy-on-write child pickles at a lower scheduling priority
+    than the server, and while it is alive the collector's thaw (a walk of every object, which
+    would make the kernel copy the whole shared heap) waits."""
+    from unirouter.server import _gc_pauses, snapshot_child
+
+    niceness = tmp_path / "niceness"
+    alive_while_taking: list[int] = []
+    original = Engine.snapshot
+
+    def recording(engine: Engine) -> bytes:
+        niceness.write_text(str(os.nice(0)))
+        return original(engine)
+
+    real_begin = snapshot_child.begin
+
+    def begin(take: Any) -> Any:
+        collect = real_begin(take)
+        alive_while_taking.append(_gc_pauses._children.alive)
+        return collect
+
+    monkeypatch.setattr(Engine, "snapshot", recording)
+    monkeypatch.setattr(snapshot_child, "begin", begin)
+    _hosted_log(tmp_path / "u.db", every=10)
+    assert int(niceness.read_text()) == min(19, os.nice(0) + snapshot_child.CHILD_NICENESS)
+    assert alive_while_taking and all(alive >= 1 for alive in alive_while_taking)
+    assert _gc_pauses._children.alive == 0  # every child collected

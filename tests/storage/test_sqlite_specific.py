@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import sqlite3
@@ -358,3 +359,40 @@ def test_our_own_checkpoint_and_a_reopen_keep_the_store_identity(path: Path) -> 
         again.verify()
     finally:
         again.close()
+
+
+def test_a_large_snapshot_is_written_in_parts_one_commit_each(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 item 3: a snapshot over ``SNAPSHOT_PART`` bytes takes one group commit per part
+    (appends commit between them instead of waiting for the whole), reads back whole, and
+    replacing it leaves no part of the older one behind."""
+    monkeypatch.setattr(sqlite, "SNAPSHOT_PART", 1000)
+    store.append([event(i) for i in range(3)])
+    body = bytes(range(256)) * 14  # 3,584 bytes: three full parts and a last one
+    before = store.committer.transactions
+    store.put_snapshot(2, body)
+    assert store.committer.transactions - before == 4
+    assert store.latest_snapshot() == storage.Snapshot(cursor=2, body=body)
+    store.put_snapshot(3, b"small")
+    store.put_snapshot(1, body[::-1])  # lower: dropped, and its parts with it
+    assert store.latest_snapshot() == storage.Snapshot(cursor=3, body=b"small")
+    with sqlite3.connect(store.path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM snapshot_parts").fetchone() == (0,)
+
+
+def test_parts_of_a_snapshot_cut_short_are_never_read_and_go_with_the_next(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot whose write stopped after some parts (a crash) is not visible: the previous
+    one is still the latest, whole; the next snapshot written deletes the orphaned parts."""
+    monkeypatch.setattr(sqlite, "SNAPSHOT_PART", 1000)
+    store.append([event(i) for i in range(3)])
+    store.put_snapshot(1, b"first")
+    store.committer.submit(functools.partial(sqlite._put_part, "cut-short", 0, b"x" * 1000))
+    assert store.latest_snapshot() == storage.Snapshot(cursor=1, body=b"first")
+    store.put_snapshot(2, b"y" * 2500)
+    assert store.latest_snapshot() == storage.Snapshot(cursor=2, body=b"y" * 2500)
+    with sqlite3.connect(store.path) as raw:
+        left = raw.execute("SELECT DISTINCT parts FROM snapshot_parts").fetchall()
+    assert len(left) == 1 and left[0][0] != "cut-short"

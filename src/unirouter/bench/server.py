@@ -7,10 +7,14 @@ answering 201, no engine, no log) so the figures can be read against what the fr
 client alone reach on this machine.
 
 * **Throughput**: ``clients`` concurrent HTTP/1.1 keep-alive clients post intakes as fast as the
-  server answers, for ``seconds``; durable intakes per second = 201s / elapsed.
+  server answers, for ``seconds``; durable intakes per second = 201s / elapsed. They go to the
+  workstream ``bulk``, whose agents never connect: the items wait, and the server holds them
+  (and snapshots them) through the latency phase.
 * **Latency**: agents hold their ``WS /v1/agents/{id}/stream`` open while intakes arrive at a fixed
   ``rate`` (open loop); latency = the moment the agent's socket delivers the ``offer_made`` minus
-  the moment the intake was sent, p50 and p99.
+  the moment the intake was sent, p50 and p99. The intakes start once every agent's stream said
+  hello and has delivered the offers of the backlog the throughput phase left (half a second
+  without a frame).
 
 The client runs in this process: one event loop (uvloop when installed) driving keep-alive
 HTTP/1.1 connections over raw streams, one request in flight per connection, each request one write
@@ -54,6 +58,8 @@ _CLI = [sys.executable, "-c", "from unirouter.cli import main; main()"]
 _BARE = [sys.executable, "-c", "from unirouter.bench.server import serve_bare; serve_bare()"]
 _INTAKE, _AGENT = "bench-intake-token", "bench-agent-token-{}"
 _LATENCY_CONNECTIONS = 16
+#: The latency phase starts after the agents' streams were this long without a frame.
+_QUIET_S = 0.5
 
 
 def _sha(token: str) -> str:
@@ -61,19 +67,28 @@ def _sha(token: str) -> str:
 
 
 def _config() -> str:
-    """One push workstream; agents with room for every offer the run makes (no answers needed)."""
+    """Two push workstreams alike: ``bulk`` takes the throughput phase's intakes (its agents
+    never connect, so its items stay waiting, held by the server), ``chat`` the latency phase's,
+    offered to the connected agents ``a*``, which have room for every offer (no answers needed).
+    Without the split the agents' first connection was offered the whole throughput backlog in
+    one command (over 10,000 offers: a second-long burst, and a stream closed for overflow)."""
     agents = "\n".join(f"  a{n}: {{capacity_units: 10000000}}" for n in range(AGENTS))
+    agents += "\n" + "\n".join(f"  b{n}: {{capacity_units: 10000000}}" for n in range(AGENTS))
     tokens = "\n".join(
         f"    - {{name: a{n}, role: agent, agent: a{n}, sha256: {_sha(_AGENT.format(n))}}}"
         for n in range(AGENTS)
     )
     members = ", ".join(f"a{n}" for n in range(AGENTS))
+    bulk = ", ".join(f"b{n}" for n in range(AGENTS))
     return f"""version: 1
 workstreams:
   chat: {{kind: messaging, mode: push, capacity: {{units: 1}}, offer: {{timeout_s: 86400}},
           fallback_queue: chat_q}}
+  bulk: {{kind: messaging, mode: push, capacity: {{units: 1}}, offer: {{timeout_s: 86400}},
+          fallback_queue: bulk_q}}
 queues:
   chat_q: {{kind: messaging, members: [{members}]}}
+  bulk_q: {{kind: messaging, members: [{bulk}]}}
 agents:
 {agents}
 auth:
@@ -173,7 +188,8 @@ class _Connection:
             await self._writer.wait_closed()
 
 
-async def _hammer(url: str, path: str, clients: int, seconds: float, tag: str) -> float:
+async def _hammer(url: str, path: str, clients: int, seconds: float, tag: str,
+                  workstream: str = "bulk") -> float:  # fmt: skip
     """Requests answered 201 per second by ``clients`` closed-loop keep-alive connections."""
     headers = {"Authorization": f"Bearer {_INTAKE}"}
     connections = [await _Connection.open(url, headers) for _ in range(clients)]
@@ -184,7 +200,7 @@ async def _hammer(url: str, path: str, clients: int, seconds: float, tag: str) -
         nonlocal done
         n = 0
         while time.perf_counter() < end:
-            body = {"external_id": f"{tag}-{k}-{n}", "workstream": "chat"}
+            body = {"external_id": f"{tag}-{k}-{n}", "workstream": workstream}
             n += 1
             status, _ = await connection.post(path, body)
             if status == 201:
@@ -203,19 +219,34 @@ async def _latency(url: str, rate: float, seconds: float) -> list[float]:
     """Seconds from sending an intake to its offer arriving on the agent's socket."""
     sent: dict[str, float] = {}
     offered: dict[str, float] = {}
+    heard = [time.perf_counter()]  # when the agents' streams last delivered a frame
+    greeted: set[int] = set()  # agents whose stream said hello (it is open, the agent connected)
     ws_base = "ws" + url.removeprefix("http")
 
     async def agent(n: int) -> None:
         headers = {"Authorization": f"Bearer {_AGENT.format(n)}"}
+        # max_size=None: the hello of the agent the backlog went to lists thousands of offers,
+        # over the client's default 1 MiB (it used to close that agent's stream mid-phase).
         async with ws_connect(f"{ws_base}/v1/agents/a{n}/stream", additional_headers=headers,
-                              max_queue=None) as ws:  # fmt: skip
+                              max_queue=None, max_size=None) as ws:  # fmt: skip
             async for raw in ws:
-                event = json.loads(raw).get("event") or {}
+                heard[0] = time.perf_counter()
+                frame = json.loads(raw)
+                if frame.get("type") == "hello":
+                    greeted.add(n)
+                event = frame.get("event") or {}
                 if event.get("type") == "offer_made":
                     offered.setdefault(event["item"], time.perf_counter())
 
     listeners = [asyncio.create_task(agent(n)) for n in range(AGENTS)]
-    await asyncio.sleep(0.5)
+    # The agents' first connection offers them every item the throughput phase left waiting (in
+    # one command: thousands of offers and frames); the phase starts once that has been
+    # delivered, so it measures intakes arriving at a settled server, not the backlog's drain.
+    while len(greeted) < AGENTS or time.perf_counter() - heard[0] < _QUIET_S:
+        await asyncio.sleep(0.05)
+        for task in listeners:
+            if task.done():  # a stream that closed before the phase began: say why
+                raise RuntimeError(f"an agent's stream ended: {task.exception()!r}")
     headers = {"Authorization": f"Bearer {_INTAKE}"}
     # Open loop: a pool of keep-alive connections deep enough that an intake never waits for one.
     pool: asyncio.Queue[_Connection] = asyncio.Queue()

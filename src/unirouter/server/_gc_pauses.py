@@ -14,14 +14,19 @@ Reference counting still frees every frozen object outside a reference cycle (dr
 answered requests); a cycle among frozen objects, though, would stay. So once the frozen set has
 doubled since the last complete collection, it is thawed and the next full collection walks
 everything once (a long pause, but only each time the live state doubles) and reclaims such cycles.
+Not while an engine snapshot's copy-on-write child runs (:mod:`~unirouter.server.snapshot_child`):
+a walk of every object then writes to every page of the heap, so the kernel copies them all while
+the loop waits (measured: a 260 ms collection and 200–360 ms appends right after a fork). The thaw
+waits for the first full collection after the child is gone.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from typing import Any
 
-__all__ = ["THRESHOLDS", "bound_gc_pauses"]
+__all__ = ["THRESHOLDS", "bound_gc_pauses", "forked"]
 
 #: Allocations before a young collection, young collections per middle one, middle per full one.
 THRESHOLDS = (2000, 10, 10)
@@ -43,12 +48,34 @@ class _Freezer:
             self.walked_all_at = gc.get_freeze_count()
             return
         gc.freeze()
+        if _children.alive:
+            return  # a copy-on-write child shares the heap: walking it all would copy it all
         if gc.get_freeze_count() > 2 * max(self.walked_all_at, 1):
             gc.unfreeze()  # the next full collection walks it all and reclaims frozen cycles
             self.thawed = True
 
 
 _freezer = _Freezer()
+
+
+class _Children:
+    """How many copy-on-write children (engine snapshots) share this process's heap now."""
+
+    def __init__(self) -> None:
+        self.alive = 0
+        self._lock = threading.Lock()  # ended in a worker thread, begun in the loop's
+
+    def change(self, by: int) -> None:
+        with self._lock:
+            self.alive += by
+
+
+_children = _Children()
+
+
+def forked(alive: bool) -> None:
+    """A copy-on-write child was forked (``True``) or has ended (``False``): no thaw meanwhile."""
+    _children.change(1 if alive else -1)
 
 
 def bound_gc_pauses() -> None:

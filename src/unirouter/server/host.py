@@ -331,7 +331,7 @@ class EngineHost:
             if self._engine is None:
                 self.log_started = self._restored.started
             self._engine, self._clock = self._restored.engine, self._restored.clock
-            events = [json.loads(body) for body in logged]
+            events = [wellformed.decode(body) for body in logged]
             self._feed(command, events)
             self._publish(Published(cursor=cursor, kind=RecordKind.COMMAND, body=command,
                                     data=wellformed.encode(command)))  # fmt: skip
@@ -491,7 +491,7 @@ class EngineHost:
             raise HostStopped(
                 "a command's events are not strict JSON; the server is stopping"
             ) from exc
-        dicts = [json.loads(body) for body in encoded]
+        dicts = [wellformed.decode(body) for body in encoded]
         self._feed(command, dicts)
         records = [record, *(Record(kind=RecordKind.EVENT, body=b) for b in encoded)]
         bodies = [(RecordKind.COMMAND, command), *((RecordKind.EVENT, d) for d in dicts)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +47,20 @@ MIGRATIONS: list[tuple[str, ...]] = [
             PRIMARY KEY (scope, key)
         ) WITHOUT ROWID""",
     ),
+    (  # 2: a large snapshot is written in parts, one group commit each (issue 10 item 3)
+        "ALTER TABLE snapshots ADD COLUMN parts TEXT",
+        """CREATE TABLE snapshot_parts (
+            parts TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (parts, part)
+        )""",
+    ),
 ]
+
+#: A snapshot over this many bytes is written in parts of this size, each in its own group commit,
+#: so appends wait behind at most one part instead of the whole snapshot.
+SNAPSHOT_PART = 256 * 1024
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY,
@@ -231,16 +245,41 @@ class SqliteStore:
         return 0 if row is None else int(row[0])
 
     def put_snapshot(self, cursor: int, body: bytes) -> None:
+        """Keep ``body`` as the snapshot at ``cursor``. Over :data:`SNAPSHOT_PART` bytes it is
+        written in parts, each its own group commit (appends go on between them); its row, which
+        makes it the latest, is written last, with its final part, so a reader sees the whole
+        snapshot or the one before."""
         # Checking against last_cursor outside the transaction is sound: cursors only grow.
         cursor, body = port.check_snapshot(cursor, body, self.last_cursor())
-        self.committer.submit(functools.partial(_put_snapshot, cursor, body))
+        view = memoryview(body)
+        starts = range(0, max(len(body) - 1, 0) // SNAPSHOT_PART * SNAPSHOT_PART, SNAPSHOT_PART)
+        parts = secrets.token_hex(8)
+        for number, start in enumerate(starts):
+            chunk = bytes(view[start : start + SNAPSHOT_PART])
+            self.committer.submit(functools.partial(_put_part, parts, number, chunk))
+        last = bytes(view[len(starts) * SNAPSHOT_PART :])
+        named = parts if starts else None  # a small snapshot is its row alone, as always
+        orphans = self.committer.submit(functools.partial(_put_snapshot, cursor, last, named))
+        # The parts no snapshot row names any more (the replaced snapshot's, or those of a write
+        # a crash cut short) go one per commit too: freeing a part walks its pages.
+        for orphan in orphans:
+            self.committer.submit(functools.partial(_delete_part, *orphan))
 
     def latest_snapshot(self) -> port.Snapshot | None:
         with self._readers.connection() as connection:
-            row = connection.execute(
-                "SELECT cursor, body FROM snapshots ORDER BY cursor DESC LIMIT 1"
-            ).fetchone()
-        return None if row is None else port.Snapshot(cursor=row[0], body=row[1])
+            connection.execute("BEGIN")  # one read transaction: the row and its parts agree
+            try:
+                row = connection.execute(
+                    "SELECT cursor, body, parts FROM snapshots ORDER BY cursor DESC LIMIT 1"
+                ).fetchone()
+                earlier = [] if row is None or row[2] is None else [part for (part,) in
+                           connection.execute("SELECT body FROM snapshot_parts WHERE parts = ? "
+                                              "ORDER BY part", (row[2],))]  # fmt: skip
+            finally:
+                connection.execute("COMMIT")
+        if row is None:
+            return None
+        return port.Snapshot(cursor=row[0], body=b"".join([*earlier, row[1]]))
 
     def remember_key(self, scope: str, key: str, value: str) -> str:
         value = port.check_text(value, "value")
@@ -325,14 +364,32 @@ def _insert_records(
     return int(connection.execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
-def _put_snapshot(cursor: int, body: bytes, connection: sqlite3.Connection) -> None:
-    # Keep only the snapshot of the highest cursor: a lower one deletes itself right away.
+def _put_part(parts: str, part: int, body: bytes, connection: sqlite3.Connection) -> None:
     connection.execute(
-        "INSERT INTO snapshots (cursor, body) VALUES (?, ?) "
-        "ON CONFLICT (cursor) DO UPDATE SET body = excluded.body",
-        (cursor, body),
+        "INSERT INTO snapshot_parts (parts, part, body) VALUES (?, ?, ?)", (parts, part, body)
+    )
+
+
+def _put_snapshot(
+    cursor: int, body: bytes, parts: str | None, connection: sqlite3.Connection
+) -> list[tuple[str, int]]:
+    """Write the snapshot's row (with its last part); returns the parts no row names now."""
+    # Keep only the snapshot of the highest cursor: a lower one deletes itself right away (its
+    # parts, and the replaced snapshot's, are deleted after, see put_snapshot).
+    connection.execute(
+        "INSERT INTO snapshots (cursor, body, parts) VALUES (?, ?, ?) "
+        "ON CONFLICT (cursor) DO UPDATE SET body = excluded.body, parts = excluded.parts",
+        (cursor, body, parts),
     )
     connection.execute("DELETE FROM snapshots WHERE cursor < (SELECT MAX(cursor) FROM snapshots)")
+    return [(str(p), int(n)) for p, n in connection.execute(
+        "SELECT parts, part FROM snapshot_parts WHERE parts NOT IN "
+        "(SELECT parts FROM snapshots WHERE parts IS NOT NULL)"
+    )]  # fmt: skip
+
+
+def _delete_part(parts: str, part: int, connection: sqlite3.Connection) -> None:
+    connection.execute("DELETE FROM snapshot_parts WHERE parts = ? AND part = ?", (parts, part))
 
 
 def _remember(scope: str, key: str, value: str, connection: sqlite3.Connection) -> str:

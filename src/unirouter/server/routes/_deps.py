@@ -66,7 +66,7 @@ Caller = Annotated[Principal, Depends(_caller)]
 
 def check_size(value: Any, field: str, limit: int = models.ATTRIBUTES_LIMIT) -> None:
     """SPEC §10: an attributes object over 64 KiB (as JSON) is refused, naming the field."""
-    if value is None:
+    if value is None or (not value and limit >= 2):  # {} or []: two bytes, nothing to encode
         return
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > limit:
