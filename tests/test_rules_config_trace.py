@@ -698,3 +698,19 @@ def test_events_of_any_command_sequence_keep_the_contract(
     seqs = [ev.seq for ev in r.log]
     assert all(a < b for a, b in itertools.pairwise(seqs))
     assert {ev.type for ev in r.log} <= SPEC_TYPES | EXTRA_TYPES
+
+
+def test_r43_trace_kept_as_records_rendered_when_read() -> None:
+    """R43 (issue 10): the engine keeps one compact record (a tuple) per trace entry and renders
+    the entry's dict only when the trace is read: each read gives new dicts of the same content,
+    ``t`` and ``stage`` first, the assignment decision's fields after the trigger and queue."""
+    engine = two_thousand_agents()
+    item = engine.submit(external_id="x", workstream="chat", skills=NEEDS_BILLING)
+    assert item.trace_log and all(isinstance(record, tuple) for record in item.trace_log)
+    first, second = item.trace, item.trace
+    assert first == second
+    assert all(a is not b for a, b in zip(first, second, strict=True))
+    [entry] = entries(item, "assign")
+    assert list(entry) == ["t", "stage", "trigger", "queue", "winner", "method", "candidates",
+                           "excluded"]  # fmt: skip
+    assert [e["stage"] for e in first][:3] == ["intake", "classification", "route"]

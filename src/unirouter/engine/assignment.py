@@ -21,6 +21,10 @@ __all__ = [
 P = model.BasePresence
 
 
+#: R43 trace records' field names (core.trace_at).
+_ASSIGNED_KEYS = ("agent", "forced")
+
+
 def assign(s: Core, item: WorkItem, agent: AgentState, *, reserved: bool, forced: bool) -> None:
     """Item → assigned. A manual available/busy ends with the accept (R32)."""
     queue = s.queues.get(item.queue or "")
@@ -45,7 +49,7 @@ def assign(s: Core, item: WorkItem, agent: AgentState, *, reserved: bool, forced
         units=item.units,
     )  # fmt: skip
     if s.tracing:
-        core.trace(s, item, "assigned", agent=agent.id, forced=forced)
+        core.trace_at(s, item, "assigned", _ASSIGNED_KEYS, (agent.id, forced))
     presence.changed(s, agent)
 
 

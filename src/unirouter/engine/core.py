@@ -41,6 +41,7 @@ __all__ = [
     "set_agent_timer",
     "set_item_timer",
     "trace",
+    "trace_at",
     "waiting_timers",
 ]
 
@@ -181,13 +182,32 @@ def emit(
 
 def trace(s: Core, item: WorkItem, stage: str, **info: Any) -> None:
     """R43: one bounded entry per stage; the simulator turns tracing off unless asked."""
-    if not s.tracing:
+    if s.tracing:
+        trace_at(s, item, stage, None, info)
+
+
+def trace_at(
+    s: Core,
+    item: WorkItem,
+    stage: str,
+    keys: tuple[str, ...] | None,
+    values: Any,
+    more: Any = None,
+) -> None:
+    """R43: one bounded entry per stage, kept as a compact record (issue 10).
+
+    The record is ``(t, stage, keys, values, more)``: ``keys`` names ``values`` (a tuple), or is
+    None and ``values`` is a dict of the entry's fields; ``more`` is None or an object whose
+    ``as_trace()`` gives the remaining fields (an assignment :class:`~dispatch.Decision`). The
+    :attr:`WorkItem.trace` view renders each to its dict (``t``, ``stage``, then the fields) when
+    it is read. The caller checks :attr:`Core.tracing`.
+    """
+    log = item.trace_log
+    if len(log) >= TRACE_LIMIT:
+        if len(log) == TRACE_LIMIT:
+            log.append((s.now, "truncated", (), (), None))
         return
-    if len(item.trace) >= TRACE_LIMIT:
-        if len(item.trace) == TRACE_LIMIT:
-            item.trace.append({"t": s.now, "stage": "truncated"})
-        return
-    item.trace.append({"t": s.now, "stage": stage, **info})
+    log.append((s.now, stage, keys, values, more))
 
 
 # -- timers and memory -----------------------------------------------------------------------------

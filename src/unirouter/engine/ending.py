@@ -18,6 +18,10 @@ __all__ = [
 P = model.BasePresence
 
 
+#: R43 trace records' field names (core.trace_at).
+_CLOSED_KEY = ("reason",)
+
+
 def close(s: Core, item: WorkItem, reason: CloseReason) -> None:
     """Any open state → closed; whatever the item holds is released. A manual available/busy
     ends with a close (R32)."""
@@ -42,7 +46,7 @@ def close(s: Core, item: WorkItem, reason: CloseReason) -> None:
     item.agent = agent_id
     core.emit(s, ET.ITEM_CLOSED, item=item.id, agent=agent_id, queue=item.queue, reason=reason)
     if s.tracing:
-        core.trace(s, item, "closed", reason=reason)
+        core.trace_at(s, item, "closed", _CLOSED_KEY, (reason,))
     core.forget_closed(s, item)
 
 

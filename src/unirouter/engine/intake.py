@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 
+#: R43 trace records' field names (core.trace_at).
+_INTAKE_KEYS = ("workstream", "external_id")
+_ROUTE_KEYS = ("queue", "rule", "when", "reason")
+
+
 def new_item(
     s: Core, external_id: str, workstream: str, kind: model.Kind, item_id: str | None
 ) -> WorkItem:
@@ -51,7 +56,8 @@ def emit_created(s: Core, item: WorkItem) -> None:
     core.emit(s, ET.ITEM_CREATED, item=item.id, external_id=item.external_id, workstream=item.workstream,
         channel=item.channel, kind=item.kind, priority=item.priority, units=item.units,
     )  # fmt: skip
-    core.trace(s, item, "intake", workstream=item.workstream, external_id=item.external_id)
+    if s.tracing:
+        core.trace_at(s, item, "intake", _INTAKE_KEYS, (item.workstream, item.external_id))
 
 
 def schedule(s: Core, item: WorkItem) -> None:
@@ -146,7 +152,7 @@ def route_to(s: Core, item: WorkItem, queue: str, *, rule: int | None, reason: s
         cfg = s.workstreams[item.workstream].cfg.route_to_queue
         named = None if rule is None else (cfg[rule].name or f"route_to_queue[{rule}]")
         when = None if rule is None else cfg[rule].when
-        core.trace(s, item, "route", queue=queue, rule=named, when=when, reason=reason)
+        core.trace_at(s, item, "route", _ROUTE_KEYS, (queue, named, when, reason))
 
 
 def overflow_condition(

@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 
+#: R43 trace records' field names (core.trace_at).
+_QUEUE_KEY = ("queue",)
+_ASSIGN_KEYS = ("trigger", "queue")
+
+
 def enqueue(s: Core, item: WorkItem, queue: QueueRuntime, *, announce: bool = True) -> None:
     """Enter ``queue`` as waiting; set its deadlines; try to assign it (R21)."""
     ttl_at = ttl_due(s, item)
@@ -49,7 +54,7 @@ def enqueue(s: Core, item: WorkItem, queue: QueueRuntime, *, announce: bool = Tr
     if announce:
         core.emit(s, ET.ITEM_QUEUED, item=item.id, queue=queue.name)
     if s.tracing:
-        core.trace(s, item, "queued", queue=queue.name)
+        core.trace_at(s, item, "queued", _QUEUE_KEY, (queue.name,))
         if s.priority_plans.get(queue.name):
             core.trace(s, item, "prioritisation", queue=queue.name, bucket=item.order_key[0])
     arm_waiting_timers(s, item, queue, ttl_at)
@@ -208,7 +213,7 @@ def try_assign(s: Core, item: WorkItem) -> None:
     queue = s.queues[item.queue or ""]
     decision = s.dispatch.find_agent(item, queue)
     if s.tracing and (decision.winner is not None or decision.excluded):
-        core.trace(s, item, "assign", trigger="item", queue=queue.name, **decision.as_trace())
+        core.trace_at(s, item, "assign", _ASSIGN_KEYS, ("item", queue.name), decision)
     if decision.winner is not None:
         offers.offer_or_assign(s, item, s.agents[decision.winner])
     elif decision.recheck_at is not None:  # R19, R21: a time condition's own moment

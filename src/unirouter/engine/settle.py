@@ -4,7 +4,7 @@ order; :func:`settle` gives every agent that gained room its best waiting items 
 from __future__ import annotations
 
 from unirouter.config import model
-from unirouter.engine import core, deadlines, matching, offers, queueing
+from unirouter.engine import core, deadlines, dispatch, offers, queueing
 from unirouter.engine.core import Core
 from unirouter.engine.queues import QueueRuntime
 from unirouter.engine.state import AgentState, ItemState, WorkItem
@@ -16,6 +16,10 @@ __all__ = [
     "settle_together",
     "trace_taken",
 ]
+
+
+#: R43 trace records' field names (core.trace_at).
+_ASSIGN_KEYS = ("trigger", "queue")
 
 
 def begin(s: Core) -> None:
@@ -89,11 +93,13 @@ def fill(s: Core, agent: AgentState) -> None:
 
 def trace_taken(s: Core, item: WorkItem, agent: AgentState, queue: QueueRuntime) -> None:
     """R43: an agent that gained room took this item (the agent side of a decision)."""
-    key = s.dispatch.method_key(agent, queue)
-    named = queue.method is not model.Method.CUSTOM
-    score = matching.score_parts(key, queue.method, model.SkillMatch.NONE) if named else key
-    core.trace(s,
-        item, "assign", trigger="agent", queue=queue.name, winner=agent.id,
-        method=queue.method.value, candidates=[{"agent": agent.id, "score": score}],
-        excluded={},
-    )  # fmt: skip
+    if not s.tracing:
+        return
+    # The same fields as an item-side decision with this agent its one candidate, scored with
+    # no skill match (a custom method's key as it is), rendered when the trace is read.
+    decision = dispatch.Decision()
+    decision.winner = agent.id
+    decision.method = queue.method
+    decision.match = model.SkillMatch.NONE
+    decision.candidates.append((s.dispatch.method_key(agent, queue), agent.id))
+    core.trace_at(s, item, "assign", _ASSIGN_KEYS, ("agent", queue.name), decision)

@@ -86,7 +86,8 @@ _PROTOCOL = 5
 _SAVED = tuple(name for name in Core.__slots__ if name not in REBUILT)
 _DISPATCH_REBUILT = frozenset({"workstreams", "custom", "scope"})
 
-#: The only classes a snapshot may name: the engine's records and enums, and deque.
+#: The only classes a snapshot may name: the engine's records and enums (and an assignment
+#: decision, kept in an item's trace records), and deque.
 ALLOWED: tuple[type, ...] = (
     collections.deque,
     state.WorkItem,
@@ -103,6 +104,7 @@ ALLOWED: tuple[type, ...] = (
     timers.TimerKind,
     matching.Signature,
     matching.SignatureTable,
+    dispatch.Decision,  # an R43 trace record's decision, rendered when read (issue 10)
     events.Event,
     events.EventType,
     plans._Desc,

@@ -25,6 +25,7 @@ __all__ = [
     "OfferStatus",
     "WorkItem",
     "move",
+    "render_trace",
 ]
 
 
@@ -154,7 +155,7 @@ class WorkItem:
         "steps",
         "timers",
         "times",
-        "trace",
+        "trace_log",
         "ttl_s",
         "units",
         "version",
@@ -213,10 +214,16 @@ class WorkItem:
         self.config_version = 0
         self.timers: dict[str, int] = {}
         self.times: dict[str, float] = {}
-        self.trace: list[dict[str, Any]] = []
+        #: R43: the trace as compact records (:func:`core.trace_at`), rendered by :attr:`trace`.
+        self.trace_log: list[tuple[Any, ...]] = []
         self.num = 0
         self.holder: str | None = None
         self.queue_epoch = 0
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        """R43: the trace entries, each rendered from its record when read (issue 10)."""
+        return [render_trace(record) for record in self.trace_log]
 
     @property
     def effective_priority(self) -> int:
@@ -229,6 +236,20 @@ class WorkItem:
         if getter is not None:
             return getter(self)
         return self.attributes.get(name)
+
+
+def render_trace(record: tuple[Any, ...]) -> dict[str, Any]:
+    """One R43 trace entry from its record ``(t, stage, keys, values, more)`` (see
+    :func:`unirouter.engine.core.trace_at`)."""
+    t, stage, keys, values, more = record
+    entry: dict[str, Any] = {"t": t, "stage": stage}
+    if keys is None:
+        entry.update(values)
+    else:
+        entry.update(zip(keys, values, strict=True))
+    if more is not None:
+        entry.update(more.as_trace())
+    return entry
 
 
 _ITEM_FIELDS: dict[str, Any] = {
