@@ -377,6 +377,10 @@ class IllegalTransition(RuntimeError):
     """An engine bug: a state change :data:`ITEM_TRANSITIONS` does not allow (never a caller's error)."""
 
 
+#: Module constants: an enum member read through its class is a type lookup each time (3.11).
+_QUEUED, _OFFERED = ItemState.QUEUED, ItemState.OFFERED
+
+
 def move(item: WorkItem, to: ItemState, queue: QueueRuntime | None = None) -> None:
     """The one writer of ``item.state`` and of the queue counters derived from it.
 
@@ -392,19 +396,19 @@ def move(item: WorkItem, to: ItemState, queue: QueueRuntime | None = None) -> No
         raise IllegalTransition(f"item {item.id}: {before} -> {to} is not in ITEM_TRANSITIONS")
     counted = item.counted_in
     target = counted if queue is None else queue
-    waits = to is S.QUEUED or to is S.OFFERED
+    waits = to is _QUEUED or to is _OFFERED
     if waits and target is None:
         raise IllegalTransition(f"item {item.id}: {before} -> {to} names no queue to wait in")
     if counted is not None:
         counted.waiting -= 1
-        if before is S.OFFERED:
+        if before is _OFFERED:
             counted.offered -= 1
     item.state = to
     if target is not None and waits:
         if queue is not None:
             item.queue = queue.name
         target.waiting += 1
-        if to is S.OFFERED:
+        if to is _OFFERED:
             target.offered += 1
         item.counted_in = target
     else:
