@@ -96,8 +96,9 @@ fast: $(STAMP)
 	cd $(FAST) && $(CURDIR)/$(BIN)/mypyc $(FAST_MODULES)
 	@echo "compiled build in $(FAST): run with PYTHONPATH=$(FAST)"
 
-# Engine snapshots read the dispatcher's attributes through vars(), which compiled classes do not
-# have: the snapshot tests run against the interpreted package only (docs/performance.md).
+# A compiled record class runs its __init__ when unpickled, so restoring an engine snapshot fails
+# there (SnapshotCorrupt; a server replays its log): the snapshot tests run interpreted only
+# (docs/performance.md).
 test-fast: fast
 	PYTHONPATH=$(FAST) $(BIN)/python -m pytest \
 		--ignore=tests/test_engine_snapshot.py --ignore=tests/server/test_snapshots.py

@@ -16,6 +16,11 @@ Errors carry structured fields (ids, states) so shells never parse messages::
         └── InvalidCommand          a command whose arguments are wrong (kind mismatch, bad value)
 
 The storage port adds its own branch, ``StorageError``, in :mod:`unirouter.storage.port`.
+
+Outside the tree, :class:`IllegalTransition` (a ``RuntimeError``) is an engine bug, never raised on
+purpose: an item state change ``engine.state.ITEM_TRANSITIONS`` does not allow. It is defined here,
+re-exported by :mod:`unirouter.engine.state`, because this module stays interpreted in the compiled
+build (``make fast``) and mypyc compiles no class that inherits a built-in exception.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "ConfigTooComplex",
     "Conflict",
     "ExpressionError",
+    "IllegalTransition",
     "InvalidCommand",
     "NotEligible",
     "NotFound",
@@ -40,6 +46,10 @@ __all__ = [
 
 class UnirouterError(Exception):
     """Root of every error unirouter raises on purpose."""
+
+
+class IllegalTransition(RuntimeError):
+    """An engine bug: a state change ``ITEM_TRANSITIONS`` does not allow (never a caller's error)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -82,8 +82,30 @@ MAGIC = b"UNIROUTER-SNAPSHOT\n"
 FORMAT = 2
 _PROTOCOL = 5
 
+
+def _attribute_names(cls: type) -> tuple[str, ...]:
+    """A record class's attributes: its and its bases' ``__slots__``, or, for a class compiled by
+    mypyc (``make fast``), which has neither slots nor ``__dict__``, its ``__mypyc_attrs__``."""
+    native = cls.__dict__.get("__mypyc_attrs__")
+    if native is not None:
+        return tuple(name for name in native if not name.startswith("__"))
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else slots)
+    return tuple(names)
+
+
+def _attributes(obj: object) -> dict[str, Any]:
+    """An object's attributes by name (``vars()``, or its compiled class's attributes that are set)."""
+    names = _attribute_names(type(obj))
+    if not names:
+        return dict(vars(obj))
+    return {name: getattr(obj, name) for name in names if hasattr(obj, name)}
+
+
 #: The engine state's slots a snapshot saves (the others are rebuilt from the configuration).
-_SAVED = tuple(name for name in Core.__slots__ if name not in REBUILT)
+_SAVED = tuple(name for name in _attribute_names(Core) if name not in REBUILT)
 _DISPATCH_REBUILT = frozenset({"workstreams", "custom", "scope"})
 
 #: The only classes a snapshot may name: the engine's records and enums (and an assignment
@@ -189,16 +211,17 @@ def _layout() -> str:
     member changes it, so a snapshot from before such a change is refused, not half-restored."""
     parts = []
     for cls in ALLOWED:
-        names: list[str] = []
-        for klass in cls.__mro__:
-            slots = klass.__dict__.get("__slots__", ())
-            names.extend([slots] if isinstance(slots, str) else slots)
+        names = list(_attribute_names(cls))
+        if "__mypyc_attrs__" in cls.__dict__:
+            # A compiled class pickles its attributes another way than a slotted one: a snapshot
+            # of the other build is refused (the server replays), never half-restored.
+            names.insert(0, "(compiled)")
         if issubclass(cls, Enum):
             names = [f"{m.name}={m.value}" for m in cls]
         elif hasattr(cls, "_fields"):
             names = list(cls._fields)
         parts.append(f"{cls.__module__}.{cls.__qualname__}:{','.join(names)}")
-    parts.append(f"{Core.__module__}.{Core.__qualname__}:{','.join(_SAVED)}")
+    parts.append(f"{Core.__module__}.{Core.__qualname__}:{','.join(sorted(_SAVED))}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -228,7 +251,7 @@ def snapshot(engine: Engine) -> bytes:
 
 def _dump(core: Core) -> bytes:
     saved = {name: getattr(core, name) for name in _SAVED}
-    routing = {k: v for k, v in vars(core.dispatch).items() if k not in _DISPATCH_REBUILT}
+    routing = {k: v for k, v in _attributes(core.dispatch).items() if k not in _DISPATCH_REBUILT}
     splits = {
         name: [
             None if r.split is None else (dict(r.split.counts), r.split.total) for r in ws.routes
@@ -412,10 +435,11 @@ def restore(cls: type[Engine], data: bytes, *, config: model.Config, clock: Cloc
 
 def _restore_dispatch(core: Core, saved: dict[str, Any], compiled: plans.Compiled) -> None:
     routing = core.dispatch
-    missing = set(vars(routing)) - _DISPATCH_REBUILT - set(saved)
+    missing = set(_attributes(routing)) - _DISPATCH_REBUILT - set(saved)
     if missing:
         raise SnapshotIncompatible("dispatcher attributes", sorted(saved), sorted(missing))
-    vars(routing).update(saved)
+    for name, value in saved.items():
+        setattr(routing, name, value)
     routing.workstreams, routing.custom = compiled.workstreams, compiled.custom
 
 

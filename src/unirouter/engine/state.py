@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from unirouter.config import model
+from unirouter.errors import IllegalTransition
 
 if TYPE_CHECKING:
     from unirouter.engine.queues import QueueRuntime
@@ -371,10 +372,6 @@ class AgentState:
         if name == "active":
             return len(self.active)
         return self.attributes.get(name)
-
-
-class IllegalTransition(RuntimeError):
-    """An engine bug: a state change :data:`ITEM_TRANSITIONS` does not allow (never a caller's error)."""
 
 
 #: Module constants: an enum member read through its class is a type lookup each time (3.11).
