@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import inspect
 import itertools
 import json
@@ -39,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from unirouter.server import spawn
+from unirouter.server import auth, spawn
 
 TOKENS = {
     "admin": "p-admin-secret",
@@ -49,10 +48,6 @@ TOKENS = {
     "bob": "p-bob-secret",
 }
 ROLE_OF = {"admin": "ADMIN", "supervisor": "SUPERVISOR", "intake": "INTAKE", "agent": "AGENT"}
-
-
-def _sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 CONFIG = f"""
@@ -84,11 +79,11 @@ agents:
   bob: {{}}
 auth:
   tokens:
-    - {{name: admin, role: admin, sha256: {_sha(TOKENS["admin"])}}}
-    - {{name: supervisor, role: supervisor, sha256: {_sha(TOKENS["supervisor"])}}}
-    - {{name: intake, role: intake, sha256: {_sha(TOKENS["intake"])}}}
-    - {{name: alice, role: agent, agent: alice, sha256: {_sha(TOKENS["agent"])}}}
-    - {{name: bob, role: agent, agent: bob, sha256: {_sha(TOKENS["bob"])}}}
+    - {{name: admin, role: admin, sha256: {auth.digest(TOKENS["admin"])}}}
+    - {{name: supervisor, role: supervisor, sha256: {auth.digest(TOKENS["supervisor"])}}}
+    - {{name: intake, role: intake, sha256: {auth.digest(TOKENS["intake"])}}}
+    - {{name: alice, role: agent, agent: alice, sha256: {auth.digest(TOKENS["agent"])}}}
+    - {{name: bob, role: agent, agent: bob, sha256: {auth.digest(TOKENS["bob"])}}}
 """
 
 TIMEOUT = 10.0

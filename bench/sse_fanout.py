@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import multiprocessing
 import statistics
@@ -21,13 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from unirouter.server import spawn
+from unirouter.server import auth, spawn
 
 SUPERVISOR, INTAKE = "bench-supervisor-token", "bench-intake-token"
-
-
-def _sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 CONFIG = f"""version: 1
@@ -39,8 +34,8 @@ agents:
   a0: {{capacity_units: 1000000}}
 auth:
   tokens:
-    - {{name: supervisor, role: supervisor, sha256: {_sha(SUPERVISOR)}}}
-    - {{name: intake, role: intake, sha256: {_sha(INTAKE)}}}
+    - {{name: supervisor, role: supervisor, sha256: {auth.digest(SUPERVISOR)}}}
+    - {{name: intake, role: intake, sha256: {auth.digest(INTAKE)}}}
 """
 
 

@@ -22,7 +22,6 @@ Needs Debian's chromium at /usr/bin/chromium and Playwright (the dev dependencie
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import statistics
@@ -36,7 +35,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import sync_playwright
 
-from unirouter.server import spawn
+from unirouter.server import auth, spawn
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN, SUPERVISOR, INTAKE = "bench-admin", "bench-supervisor", "bench-intake"
@@ -46,10 +45,6 @@ NOISE_PRESENCES = ("available", "away", "busy")
 #: Each intake makes about this many events (created, classified, routed, queued, offered, ...).
 EVENTS_PER_INTAKE = 5
 PROBE_EVERY_S = 0.25
-
-
-def _sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def config(agents: int, queues: int) -> dict[str, Any]:
@@ -67,9 +62,9 @@ def config(agents: int, queues: int) -> dict[str, Any]:
         "agents": {f"a{a:04d}": {"name": f"Agent {a:04d}"} for a in range(agents)},
         "auth": {
             "tokens": [
-                {"name": "admin", "role": "admin", "sha256": _sha(ADMIN)},
-                {"name": "supervisor", "role": "supervisor", "sha256": _sha(SUPERVISOR)},
-                {"name": "intake", "role": "intake", "sha256": _sha(INTAKE)},
+                {"name": "admin", "role": "admin", "sha256": auth.digest(ADMIN)},
+                {"name": "supervisor", "role": "supervisor", "sha256": auth.digest(SUPERVISOR)},
+                {"name": "intake", "role": "intake", "sha256": auth.digest(INTAKE)},
             ]
         },
     }
