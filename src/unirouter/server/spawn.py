@@ -8,12 +8,13 @@ need it: on 127.0.0.1 port 0, ready once it prints the line with its URL (SPEC Â
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 #: The start of the line ``unirouter serve`` prints once it accepts connections; its URL ends it.
@@ -21,6 +22,36 @@ SERVING = "unirouter serving on "
 
 #: The command line of this interpreter's unirouter (the script need not be on PATH).
 CLI = (sys.executable, "-c", "from unirouter.cli import main; main()")
+
+
+#: Linux's ``prctl`` option that has the kernel signal a process when the thread that forked it
+#: exits (``PR_SET_PDEATHSIG``); elsewhere there is no such call and a child outlives a killed parent.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the child runs between fork and exec so that it gets SIGTERM when its parent dies, even
+    by SIGKILL (a killed test run would otherwise leave servers behind). Only on Linux, and only
+    when the caller is the main thread: the signal follows the forking *thread*, so a child spawned
+    from a worker thread would be stopped when that thread ends. The libc function is looked up here,
+    before the fork, so the child only makes the call."""
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call took effect
+            os._exit(1)
+
+    return arm
 
 
 class ServeFailed(RuntimeError):
@@ -59,6 +90,7 @@ def serve(
 
     ``env`` is added to this process's environment. ``keep_stderr`` collects the child's stderr
     (read on a thread, so a chatty child never blocks on a full pipe); otherwise it is dropped.
+    On Linux the child is stopped (SIGTERM) when this process dies, however it dies.
     :class:`ServeFailed` carries the first line and what stderr said when it does not start."""
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), *args],
@@ -66,6 +98,7 @@ def serve(
         stderr=subprocess.PIPE if keep_stderr else subprocess.DEVNULL,
         text=True,
         env=None if env is None else {**os.environ, **env},
+        preexec_fn=_die_with_parent(),
     )
     assert process.stdout is not None
     stderr: list[str] = []
