@@ -195,40 +195,9 @@ class Dispatcher:
             if decision.winner is not None or not item.declines:
                 break
             decision = Decision()
-        if self.tracing and decision.winner is not None and queue.method is not model.Method.CUSTOM:
-            self._more_candidates(item, queue, decision, pass_over)
         decision.method = queue.method
         decision.match = self.workstreams[item.workstream].cfg.skill_match
         return decision
-
-    def _more_candidates(
-        self, item: WorkItem, queue: QueueRuntime, decision: Decision, pass_over: int
-    ) -> None:
-        """R43: the top 5 candidates with scores, beyond the head a decision needs.
-
-        One best-first walk over the heap tree of the requirement's index: a child is never smaller
-        than its parent, so about five entries are visited, whatever the number of members.
-        """
-        req = item.group
-        assert isinstance(req, matching.Requirement)
-        index = queue.requirement(req, self.workstreams[item.workstream].cfg.skill_match)
-        fits, valid = self._fits(item, {}, pass_over), self.agent_entry_valid
-        entries = index.entries
-        frontier: list[tuple[tuple[Any, ...], int]] = []
-        if index.live > 0 and entries:
-            frontier.append((entries[0][0], 0))
-        found: list[Candidate] = []
-        size = len(entries)
-        while frontier and len(found) < 5:
-            key, at = heapq.heappop(frontier)
-            entry = entries[at]
-            if valid(entry) and fits(entry[2]):
-                found.append((key, entry[2]))
-            for child in (2 * at + 1, 2 * at + 2):
-                if child < size:
-                    heapq.heappush(frontier, (entries[child][0], child))
-        if found and found[0][1] == decision.winner:
-            decision.candidates = found
 
     def _from_pools(
         self, item: WorkItem, queue: QueueRuntime, decision: Decision, *, pass_over: int
@@ -246,8 +215,9 @@ class Dispatcher:
         if index.live > 0:
             entries: list[Entry] | None = index.entries
             agents = self.agents
-            plain = not item.declines and item.affinity_agent is None
-            # Fast path: the live head fits (the common case), checked inline.
+            tracing = self.tracing
+            plain = not tracing and not item.declines and item.affinity_agent is None
+            # Stale heads are dropped; untraced, the live head is checked inline (the common case).
             while entries:
                 key, version, agent_id = entries[0]
                 agent = agents.get(agent_id)
@@ -263,7 +233,9 @@ class Dispatcher:
                     decision.candidates.append((key, agent_id))
                     entries = None
                 break
-            if entries:
+            if entries and tracing:
+                decision.candidates = self._top_five(index, item, refused, pass_over)
+            elif entries:
                 entry = index.first(self.agent_entry_valid, self._fits(item, refused, pass_over))
                 if entry is not None:
                     decision.candidates.append((entry[0], entry[2]))
@@ -282,19 +254,52 @@ class Dispatcher:
             decision.exclude("skill", short, self._skill_misses(index, short))
         self._count_unready(queue, decision)
 
+    def _top_five(
+        self, index: ReqIndex, item: WorkItem, refused: dict[str, str], pass_over: int
+    ) -> list[Candidate]:
+        """The winner and the rest of R43's top 5 candidates, in one best-first walk over the
+        heap tree of the requirement's index: a child is never smaller than its parent, so the
+        live entries come out in the order popping would give them, and about five entries are
+        visited whatever the number of members. The live entries that may not take the item and
+        come before the winner are the ones refused (all of them when nobody may)."""
+        agents, entries = self.agents, index.entries
+        frontier: list[tuple[tuple[Any, ...], int]] = [(entries[0][0], 0)]
+        found: list[Candidate] = []
+        size = len(entries)
+        while frontier and len(found) < 5:
+            key, at = heapq.heappop(frontier)
+            _, version, agent_id = entries[at]
+            agent = agents.get(agent_id)
+            if agent is not None and agent.version == version:
+                reason = self.agent_may_take(item, agent, pass_over=pass_over)
+                if reason is None:
+                    found.append((key, agent_id))
+                elif not found:
+                    refused[agent_id] = reason
+            child = 2 * at + 1
+            if child < size:
+                heapq.heappush(frontier, (entries[child][0], child))
+                child += 1
+                if child < size:
+                    heapq.heappush(frontier, (entries[child][0], child))
+        return found
+
     def _skill_misses(self, index: ReqIndex, short: int) -> list[Any]:
         """R43: up to 10 of the ``short`` ready members whose skills fall short, each with what it
         lacks, from the index's pools in the queue's pool order."""
         named: list[Any] = []
         wanted = min(10, short)
+        agents = self.agents
         for pool in index.short:
-            if pool.live <= 0:
+            if pool._live <= 0:  # the count itself, not its property (this loop is hot)
                 continue
-            missing = matching.missing_skills(index.req, pool.sig)
-            for agent_id in pool.ready_ids(self.agent_entry_valid):
-                named.append({"agent": agent_id, "missing": missing})
-                if len(named) == wanted:
-                    return named
+            missing = self.sigs.missing(index.req, pool.sig)
+            for agent_id, (_, version) in pool.latest.items():  # Pool.ready_ids, inlined
+                agent = agents.get(agent_id)
+                if agent is not None and agent.version == version:
+                    named.append({"agent": agent_id, "missing": missing})
+                    if len(named) == wanted:
+                        return named
         return named
 
     def _fits(

@@ -82,6 +82,16 @@ class SignatureTable:
             sig = self._sigs[key] = Signature(*key)
         return sig
 
+    def missing(self, req: Requirement, sig: Signature) -> list[dict[str, Any]]:
+        """The cached :func:`missing_skills` of ``sig`` for ``req`` (R43 names skill-short agents
+        with it, one list shared by every trace that names an agent of ``sig``)."""
+        key = (req, sig, "", "missing")
+        try:
+            return self._cache[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._cache[key] = missing_skills(req, sig)  # type: ignore[assignment]
+            return value
+
     def rank(
         self, req: Requirement, sig: Signature, match: model.SkillMatch, method: model.Method
     ) -> tuple[Any, ...] | None:

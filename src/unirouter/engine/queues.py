@@ -140,8 +140,9 @@ class Pool:
 
     def push(self, key: Any, version: int, ident: str) -> None:
         self.latest[ident] = (key, version)
+        push = heapq.heappush
         for index, rank in self.feeds:
-            heapq.heappush(index.entries, ((*rank, *key) if rank else key, version, ident))
+            push(index.entries, ((*rank, *key) if rank else key, version, ident))
 
     def compact(self, valid: Callable[[Entry], bool]) -> None:
         """Forget members no longer ready here once they outnumber ready ones; compact the indexes
@@ -149,14 +150,16 @@ class Pool:
         latest = self.latest
         if len(latest) > 2 * self._live + 8:
             self.latest = {i: kv for i, kv in latest.items() if valid((kv[0], kv[1], i))}
-        idle: list[ReqIndex] = []
+        idle: list[ReqIndex] | None = None
         for index, _ in self.feeds:
-            index.compact(valid)
+            if len(index.entries) > 4 * index.live + 64:  # LazyHeap.compact's test, inlined
+                index.compact(valid)
             index.idle += 1
             if index.idle > index.budget:
-                idle.append(index)
-        for index in idle:
-            self.owner.drop(index)
+                idle = [index] if idle is None else [*idle, index]
+        if idle is not None:
+            for index in idle:
+                self.owner.drop(index)
 
     def ready_ids(self, valid: Callable[[Entry], bool]) -> Iterator[str]:
         """The ready members, in the order they first became ready here."""
